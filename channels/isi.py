@@ -1,0 +1,110 @@
+"""Linear ISI channel with AWGN."""
+
+import tensorflow as tf
+from sionna.phy import Block
+
+from detectors.checks import check_noise_variance, check_received, check_taps
+from detectors.constellations import constellation_points, make_constellation
+
+from .noise import gaussian_noise
+
+__all__ = ["ISIChannel", "convolve_with_preamble"]
+
+
+def convolve_with_preamble(x, taps, preamble_point):
+    """``sum_l h[l] x[k-l]`` over a frame preceded by L-1 known symbols.
+
+    Parameters
+    ----------
+    x : [batch, T] tensor of transmitted points
+    taps : [L] or [batch, L] tensor (same dtype as ``x``)
+    preamble_point : scalar, the point of the preamble symbol (index 0)
+
+    Output
+    ------
+    : [batch, T], noiseless received samples
+    """
+    taps = taps[None] if taps.shape.rank == 1 else taps
+    L = taps.shape[-1]
+    T = tf.shape(x)[1]
+    pre = tf.fill([tf.shape(x)[0], L - 1], tf.cast(preamble_point, x.dtype))
+    xp = tf.concat([pre, x], axis=1)
+    # L is static and small: one shifted product per tap.
+    return tf.add_n([taps[:, l:l + 1] * xp[:, L - 1 - l:L - 1 - l + T]
+                     for l in range(L)])
+
+
+class ISIChannel(Block):
+    r"""Inter-symbol-interference channel with additive white Gaussian noise.
+
+    ``y[k] = sum_{l=0}^{L-1} h[l] x[k-l] + w[k]`` where the L-1 symbols
+    before the frame are the preamble (constellation index 0, i.e. +1 for
+    BPSK). Real inputs and taps give ``w ~ N(0, no)``; complex ones give
+    ``w ~ CN(0, no)``.
+
+    Parameters
+    ----------
+    taps : [L] or [batch, L], array_like
+        Channel taps, fixed or one row per frame.
+    constellation : None | str | Constellation
+        Only used for the preamble point; ``None`` -> BPSK.
+    precision : None | "single" | "double"
+
+    Input
+    -----
+    x : [batch, T], tf.float or tf.complex
+        Transmitted constellation points.
+    no : scalar or [batch], tf.float
+        Noise variance.
+    taps : None or [L] or [batch, L]
+        Overrides the taps given at construction for this call (per-frame
+        CSI models, time-varying channels).
+    seed : None or [2], tf.int32
+        Stateless seed of the noise; ``None`` uses Sionna's global RNG.
+
+    Output
+    ------
+    y : [batch, T], same dtype family as ``x`` (complex if ``x`` or the
+        taps are complex)
+    """
+
+    def __init__(self, taps, constellation=None, precision=None, **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        self._taps = self._as_taps(taps)
+        self._constellation = make_constellation(constellation)
+        self._preamble_point = constellation_points(
+            self._constellation, tf.float64)[0]
+
+    def _as_taps(self, taps, batch_size=None):
+        taps = tf.convert_to_tensor(taps)
+        if taps.dtype.is_integer:
+            taps = tf.cast(taps, tf.float64)
+        check_taps(taps, batch_size=batch_size)
+        return tf.cast(taps, self.cdtype if taps.dtype.is_complex
+                       else self.rdtype)
+
+    @property
+    def taps(self):
+        """tf.Tensor : taps [L] or [batch, L]."""
+        return self._taps
+
+    @property
+    def memory(self):
+        """int : L."""
+        return int(self._taps.shape[-1])
+
+    def call(self, x, no, taps=None, seed=None):
+        x = tf.convert_to_tensor(x)
+        check_received(x, name="x")
+        batch_size = x.shape[0]
+        taps = self._taps if taps is None else self._as_taps(taps, batch_size)
+        check_taps(taps, batch_size=batch_size)
+        no = tf.convert_to_tensor(no)
+        check_noise_variance(no, batch_size=batch_size)
+        complex_out = x.dtype.is_complex or taps.dtype.is_complex
+        dtype = self.cdtype if complex_out else self.rdtype
+        x = tf.cast(x, dtype)
+        taps = tf.cast(taps, dtype)
+        clean = convolve_with_preamble(x, taps, self._preamble_point)
+        no = tf.reshape(tf.cast(no, self.rdtype), [-1, 1])
+        return clean + gaussian_noise(tf.shape(clean), no, dtype, seed)

@@ -1,0 +1,31 @@
+"""Additive white Gaussian noise with optional stateless seeds."""
+
+import tensorflow as tf
+from sionna.phy import config
+
+__all__ = ["gaussian_noise"]
+
+
+def gaussian_noise(shape, no, dtype, seed=None):
+    """Samples ``N(0, no)`` (real ``dtype``) or ``CN(0, no)`` (complex).
+
+    Parameters
+    ----------
+    shape : list / tensor shape of the noise
+    no : tf.float tensor broadcastable to ``shape``
+    dtype : tf.DType of the output
+    seed : None or int tensor [2]
+        Stateless seed. ``None`` draws from Sionna's global generator
+        (``sionna.phy.config.tf_rng``, seeded by ``config.seed``).
+    """
+    real = dtype.real_dtype
+    n_parts = 2 if dtype.is_complex else 1
+    full = tf.concat([[n_parts], tf.cast(shape, tf.int32)], axis=0)
+    if seed is None:
+        w = config.tf_rng.normal(full, dtype=real)
+    else:
+        w = tf.random.stateless_normal(full, seed=seed, dtype=real)
+    if dtype.is_complex:
+        std = tf.cast(tf.sqrt(no / 2.0), real)
+        return tf.complex(w[0] * std, w[1] * std)
+    return w[0] * tf.cast(tf.sqrt(no), real)

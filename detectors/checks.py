@@ -1,0 +1,103 @@
+"""Input validation shared by every block that takes received samples,
+noise variances or channel taps.
+
+Static properties (rank, length) are checked always, also while tracing a
+``tf.function``. Value checks (NaN/Inf, negative noise variance) need the
+numbers, so they run only in eager mode, i.e. whenever a user calls a block
+directly. Inside a compiled Monte Carlo loop the inputs come from our own
+blocks and are valid by construction.
+
+``channels`` imports this module too: it is the only place where the rules
+for "a valid received block / noise variance / tap vector" are written.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["check_received", "check_noise_variance", "check_taps",
+           "is_eager", "MAX_STATES"]
+
+# Largest trellis the core accepts: M**(L-1) states. Above this, memory and
+# time per symbol explode and a user has almost surely mistyped L or M.
+MAX_STATES = 4096
+
+
+def is_eager(*tensors):
+    """True when values can be inspected (not inside a graph trace)."""
+    return tf.executing_eagerly() and not any(
+        isinstance(t, tf.Tensor) and not hasattr(t, "numpy") for t in tensors)
+
+
+def _values(t):
+    return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
+
+
+def check_received(y, name="y"):
+    """Check a received block ``[batch, T]`` (real or complex).
+
+    Raises ``ValueError`` naming ``name`` for a wrong rank, an empty block
+    or (eagerly) NaN/Inf samples.
+    """
+    rank = y.shape.rank
+    if rank != 2:
+        raise ValueError(
+            f"`{name}` must have shape [batch, T] (rank 2), got shape "
+            f"{y.shape.as_list() if rank is not None else 'unknown'}; "
+            f"add a batch axis with y[None] for a single frame.")
+    if y.shape[1] == 0:
+        raise ValueError(f"`{name}` has no samples (T = 0).")
+    if is_eager(y) and not np.all(np.isfinite(_values(y))):
+        raise ValueError(f"`{name}` contains NaN or Inf samples.")
+    return y
+
+
+def check_noise_variance(no, batch_size=None, name="no"):
+    """Check a noise variance: scalar or ``[batch]``, finite, >= 0."""
+    rank = no.shape.rank
+    if rank not in (0, 1):
+        raise ValueError(
+            f"`{name}` must be a scalar or have shape [batch], got shape "
+            f"{no.shape.as_list()}.")
+    if (rank == 1 and batch_size is not None and no.shape[0] is not None
+            and no.shape[0] not in (1, batch_size)):
+        raise ValueError(
+            f"`{name}` has {no.shape[0]} entries but the batch has "
+            f"{batch_size} frames; give one value per frame or a scalar.")
+    if no.dtype.is_complex:
+        raise TypeError(f"`{name}` must be real, got dtype {no.dtype.name}.")
+    if is_eager(no):
+        v = _values(no)
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"`{name}` (noise variance) must be finite, "
+                             f"got {v}.")
+        if np.any(v < 0):
+            raise ValueError(f"`{name}` (noise variance) must be >= 0, "
+                             f"got {v}.")
+    return no
+
+
+def check_taps(taps, name="taps", memory=None, batch_size=None):
+    """Check channel taps: ``[L]`` fixed or ``[batch, L]`` per frame.
+
+    ``memory`` (if given) is the L the caller expects.
+    """
+    rank = taps.shape.rank
+    if rank not in (1, 2):
+        raise ValueError(
+            f"`{name}` must have shape [L] or [batch, L], got shape "
+            f"{taps.shape.as_list()}.")
+    length = taps.shape[-1]
+    if length is not None and length < 1:
+        raise ValueError(f"`{name}` must hold at least one tap.")
+    if memory is not None and length is not None and length != memory:
+        raise ValueError(
+            f"`{name}` has {length} taps but this block was built for "
+            f"memory L = {memory}.")
+    if (rank == 2 and batch_size is not None and taps.shape[0] is not None
+            and taps.shape[0] not in (1, batch_size)):
+        raise ValueError(
+            f"`{name}` has taps for {taps.shape[0]} frames but the batch has "
+            f"{batch_size}.")
+    if is_eager(taps) and not np.all(np.isfinite(_values(taps))):
+        raise ValueError(f"`{name}` contains NaN or Inf.")
+    return taps

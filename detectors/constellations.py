@@ -1,0 +1,74 @@
+"""Constellations by name, on top of Sionna's ``Constellation``.
+
+Symbol index ``i`` <-> point ``constellation.points[i]`` <-> bit label =
+binary representation of ``i`` (Sionna's convention). For BPSK index 0 is
++1 and index 1 is -1.
+"""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+from sionna.phy.mapping import Constellation
+
+__all__ = ["make_constellation", "constellation_name", "is_real",
+           "constellation_points"]
+
+_NAMED = {"bpsk": ("pam", 1), "qpsk": ("qam", 2)}
+
+
+def make_constellation(spec=None, precision=None):
+    """Return a Sionna ``Constellation`` from a name or an instance.
+
+    Parameters
+    ----------
+    spec : None | str | Constellation
+        ``None`` -> BPSK. Names: ``"bpsk"``, ``"qpsk"``, ``"pamM"`` (M-PAM,
+        real, unit energy), ``"qamM"`` (M-QAM, complex, unit energy),
+        M a power of two. A ``Constellation`` is returned as is.
+    """
+    if spec is None:
+        spec = "bpsk"
+    if isinstance(spec, Constellation):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError("`constellation` must be None, a name such as "
+                        "'bpsk', 'pam4', 'qam16', or a sionna "
+                        f"Constellation; got {type(spec).__name__}.")
+    name = spec.lower().replace("-", "")
+    if name in ("bpsk", "qpsk"):
+        kind, bits = _NAMED[name]
+    else:
+        m = re.fullmatch(r"(pam|qam)(\d+)", name)
+        order = int(m.group(2)) if m else 0
+        bits = order.bit_length() - 1
+        if not m or order < 2 or order != 2 ** bits or (
+                m.group(1) == "qam" and bits % 2):
+            raise ValueError(
+                f"Unknown constellation {spec!r}; use 'bpsk', 'qpsk', "
+                "'pamM' (M = 2, 4, 8, ...) or 'qamM' (M = 4, 16, 64, ...).")
+        kind = m.group(1)
+    return Constellation(kind, bits, normalize=True, precision=precision)
+
+
+def constellation_name(constellation):
+    """Short name, e.g. ``'bpsk'``, ``'pam4'``, ``'qam16'``."""
+    c = make_constellation(constellation)
+    if c.constellation_type == "pam" and c.num_bits_per_symbol == 1:
+        return "bpsk"
+    return f"{c.constellation_type}{c.num_points}"
+
+
+def is_real(constellation):
+    """PAM (and BPSK) constellations are real; QAM and custom are complex."""
+    return make_constellation(constellation).constellation_type == "pam"
+
+
+def constellation_points(constellation, dtype=tf.float32):
+    """Points as a tensor ``[M]``: real ``dtype`` for PAM, complex else."""
+    c = make_constellation(constellation)
+    pts = np.asarray(c.points)
+    if is_real(c):
+        return tf.constant(pts.real, dtype=dtype)
+    cdtype = tf.complex128 if dtype == tf.float64 else tf.complex64
+    return tf.constant(pts, dtype=cdtype)
