@@ -144,21 +144,46 @@ class TapsDetector(Detector):
         Per-frame taps ``[batch, L]`` must match the batch of ``y``.
     constellation, hard_out, precision
         As in :class:`Detector`.
+
+    Input
+    -----
+    y, no
+        As in :class:`Detector`.
+    taps : None or [L] or [batch, L]
+        Believed taps for this call only (per-frame imperfect CSI).
+        Subclasses must read taps through ``self._taps`` /
+        ``self._taps_per_frame`` at call time (not capture them when
+        compiling) so that this override reaches them.
     """
 
     def __init__(self, taps, constellation=None, hard_out=False,
                  precision=None, **kwargs):
         super().__init__(constellation=constellation, hard_out=hard_out,
                          precision=precision, **kwargs)
+        self._taps = self._as_taps(taps)
+
+    def _as_taps(self, taps, memory=None):
         taps = tf.convert_to_tensor(taps)
         if taps.dtype.is_integer:
             taps = tf.cast(taps, tf.float64)
-        check_taps(taps)
+        check_taps(taps, memory=memory)
         if taps.dtype.is_complex and not self.is_complex:
             raise TypeError("`taps` are complex but the constellation is "
                             "real; use a complex constellation (qam).")
-        self._taps = tf.cast(taps, self.cdtype if self.is_complex
-                             else self.rdtype)
+        return tf.cast(taps, self.cdtype if self.is_complex else self.rdtype)
+
+    def call(self, y, no, taps=None):
+        """``det(y, no)``; ``taps`` (``[L]`` or ``[batch, L]``) optionally
+        replaces the believed taps for this call only, which is how
+        per-frame imperfect CSI reaches a compiled link."""
+        if taps is None:
+            return super().call(y, no)
+        kept = self._taps
+        self._taps = self._as_taps(taps, memory=self.memory)
+        try:
+            return super().call(y, no)
+        finally:
+            self._taps = kept
 
     @property
     def taps(self):

@@ -18,6 +18,11 @@ class Link(Block):
         T, symbols per frame.
     return_soft : bool
         Also return the detector's symbol log-probabilities.
+    csi : None or channels.csi.CSISpec
+        What the detector believes about the channel. ``None`` or
+        ``"perfect"``: the detector keeps the taps it was built with. Other
+        cases draw believed taps per batch (``[batch, L]``) from the
+        channel's true taps and hand them to ``detector(y, no, taps=...)``.
 
     Input
     -----
@@ -25,8 +30,8 @@ class Link(Block):
     no : scalar or [batch], tf.float
         Noise variance.
     seed : None or [2], tf.int32
-        Stateless seed of this batch; split into transmitter and channel
-        seeds. ``None`` uses Sionna's global RNG.
+        Stateless seed of this batch; split into transmitter, channel and
+        CSI seeds. ``None`` uses Sionna's global RNG.
 
     Output
     ------
@@ -36,7 +41,7 @@ class Link(Block):
     """
 
     def __init__(self, transmitter, channel, detector, num_symbols,
-                 return_soft=False, precision=None, **kwargs):
+                 return_soft=False, csi=None, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if int(num_symbols) < 1:
             raise ValueError(f"`num_symbols` must be >= 1, got {num_symbols}.")
@@ -50,15 +55,21 @@ class Link(Block):
         self.detector = detector
         self.num_symbols = int(num_symbols)
         self.return_soft = bool(return_soft)
+        self.csi = None if csi is None or csi.kind == "perfect" else csi
 
     def call(self, batch_size, no, seed=None):
-        tx_seed = ch_seed = None
+        tx_seed = ch_seed = csi_seed = None
         if seed is not None:
-            seeds = tf.random.experimental.stateless_split(seed, 2)
-            tx_seed, ch_seed = seeds[0], seeds[1]
+            tx_seed, ch_seed, csi_seed = tf.unstack(
+                tf.random.experimental.stateless_split(seed, 3))
         s, x = self.transmitter(batch_size, self.num_symbols, seed=tx_seed)
         y = self.channel(x, no, seed=ch_seed)
-        out = self.detector(y, no)
+        if self.csi is None:
+            out = self.detector(y, no)
+        else:
+            believed = self.csi.believed_taps(self.channel.taps, no,
+                                              batch_size, seed=csi_seed)
+            out = self.detector(y, no, taps=believed)
         if out.dtype.is_integer:
             if self.return_soft:
                 raise ValueError("`return_soft` needs a detector built with "

@@ -1,0 +1,244 @@
+r"""Model-based trellis detectors: Gaussian branch metrics from the taps the
+receiver believes, fed to the recursions of :mod:`detectors.trellis`.
+
+The branch metric of state ``s`` and input ``m`` at time ``k`` is
+``log p(y[k] | s, m) = gaussian_loglik(y[k], mu[s, m], no)`` with
+``mu[s, m] = h[0] p[m] + sum_{j>=1} h[j] p[x[k-j](s)]``
+(:func:`detectors.trellis.branch_means`). Imperfect CSI is expressed by
+handing the detectors estimated or perturbed taps.
+"""
+
+import tensorflow as tf
+
+from .base import TapsDetector
+from .gaussian import gaussian_loglik
+from .trellis import (INITIAL_STATES, BranchMetrics, Trellis, branch_means,
+                      check_chunking, forward_backward_time_major,
+                      viterbi_time_major)
+
+__all__ = ["gaussian_branch_metrics", "GaussianBranchMetrics",
+           "ViterbiDetector", "BCJRDetector"]
+
+
+def _means_and_noise(y, no, taps, points):
+    """Branch means ``[B|1, S, M]`` and noise variances ``[B]``."""
+    taps = tf.convert_to_tensor(taps)
+    taps = taps[None] if taps.shape.rank == 1 else taps
+    mu = branch_means(taps, tf.cast(points, taps.dtype))
+    no = tf.reshape(tf.cast(no, y.dtype.real_dtype), [-1])
+    no = no * tf.ones([tf.shape(y)[0]], no.dtype)
+    return mu, no
+
+
+def gaussian_branch_metrics(y, no, taps, points):
+    r"""Gaussian branch log-likelihoods as a full tensor.
+
+    Parameters
+    ----------
+    y : [batch, T], tf.float or tf.complex
+        Received samples.
+    no : scalar or [batch], tf.float
+        Noise variance (per real dimension for real, total for complex).
+    taps : [L] or [batch, L], same dtype family as ``y``
+        Taps the receiver believes.
+    points : [M]
+        Constellation points.
+
+    Output
+    ------
+    : [batch, T, S, M], tf.float
+        ``log p(y[k] | s, m)`` up to a per-sample constant, in the numbering
+        of :mod:`detectors.trellis`. Differentiable in ``y``, ``no`` and
+        ``taps``.
+    """
+    y = tf.convert_to_tensor(y)
+    mu, no = _means_and_noise(y, no, tf.cast(taps, y.dtype), points)
+    return gaussian_loglik(y[:, :, None, None], mu[:, None],
+                           no[:, None, None, None])
+
+
+class GaussianBranchMetrics(BranchMetrics):
+    r"""Gaussian branch metrics computed step by step inside the recursion
+    (never materialised for the whole block).
+
+    Parameters
+    ----------
+    y : [batch, T], tf.float or tf.complex
+    no : scalar or [batch], tf.float
+    taps : [L] or [batch, L]
+    points : [M]
+    """
+
+    def __init__(self, y, no, taps, points):
+        y = tf.convert_to_tensor(y)
+        mu, no = _means_and_noise(y, no, tf.cast(taps, y.dtype), points)
+        mu = tf.transpose(mu, [1, 2, 0])               # [S, M, B|1]
+        no = no[None, None, :]
+
+        def step(y_k):                                  # y_k [B]
+            return gaussian_loglik(y_k[None, None, :], mu, no)
+
+        super().__init__(tf.transpose(y), step, mu.shape[0], mu.shape[1])
+
+
+class _TrellisDetector(TapsDetector):
+    """Shared plumbing: trellis, options, cached compiled recursions."""
+
+    _max_log = False
+
+    def __init__(self, taps, constellation=None, hard_out=False,
+                 initial_state="known", chunk_size=None, overlap=None,
+                 precision=None, **kwargs):
+        super().__init__(taps, constellation=constellation,
+                         hard_out=hard_out, precision=precision, **kwargs)
+        self._trellis = Trellis(self.num_points, self.memory)
+        if initial_state not in INITIAL_STATES:
+            raise ValueError(f"`initial_state` must be one of "
+                             f"{INITIAL_STATES}, got {initial_state!r}.")
+        self._initial_state = initial_state
+        self._chunk_size, self._overlap = check_chunking(
+            chunk_size, overlap, self.memory)
+        # Cached per instance; inside a user's tf.function they are traced
+        # in place (and inlined under XLA).
+        self._soft_fn = tf.function(self._soft, jit_compile=True)
+        self._hard_fn = tf.function(self._hard, jit_compile=True)
+
+    @property
+    def trellis(self):
+        """detectors.trellis.Trellis : the trellis (states, numbering)."""
+        return self._trellis
+
+    @property
+    def initial_state(self):
+        """str : ``"known"`` (preamble) or ``"unknown"`` (uniform)."""
+        return self._initial_state
+
+    def branch_metrics(self, y, no):
+        """Lazy :class:`GaussianBranchMetrics` of validated ``(y, no)``."""
+        return GaussianBranchMetrics(y, no, self._taps_per_frame(y),
+                                     self._points)
+
+    def _soft(self, y, no):
+        lp = forward_backward_time_major(
+            self.branch_metrics(y, no), self._max_log, self._initial_state,
+            self._chunk_size, self._overlap)
+        return tf.transpose(lp, [2, 0, 1])
+
+    def _hard(self, y, no):
+        return tf.argmax(self._soft(y, no), axis=-1, output_type=tf.int32)
+
+    # The compiled recursion already normalises; skip the base class's
+    # second log-sum-exp.
+    def _normalised(self, y, no):
+        return self._soft_fn(y, no)
+
+    def _symbol_logits(self, y, no):
+        return self._soft_fn(y, no)
+
+    def _hard_decisions(self, y, no):
+        return self._hard_fn(y, no)
+
+
+class ViterbiDetector(_TrellisDetector):
+    r"""Maximum-likelihood sequence detector (Viterbi algorithm) for a
+    linear Gaussian channel with the taps the receiver believes.
+
+    Hard output is the ML sequence by full traceback over the frame (or,
+    with ``chunk_size``, over windows reaching ``overlap`` symbols beyond
+    each chunk). Soft output is max-log: ``log p(x[k] = m | y)`` approximated
+    by the best sequence with ``x[k] = m`` (max-product forward-backward),
+    normalised over ``m``.
+
+    Parameters
+    ----------
+    taps : [L] or [batch, L], array_like
+        Channel taps the receiver believes (perfect or imperfect CSI);
+        per-frame taps must match the batch of ``y``.
+    constellation : None | str | sionna.phy.mapping.Constellation
+        ``None`` -> BPSK. Real (PAM) or complex (QAM) of any order, with
+        ``M**(L-1) <= detectors.checks.MAX_STATES`` states.
+    hard_out : bool
+        Return the ML sequence (indices) instead of log-probabilities.
+    initial_state : "known" | "unknown"
+        ``"known"``: the frame follows the preamble (state 0);
+        ``"unknown"``: the initial state is free (uniform).
+    chunk_size : None | int
+        ``None`` decodes each frame as one block; N decodes in overlapping
+        windows of ``N + overlap`` symbols, memory independent of T.
+    overlap : None | int
+        Traceback depth beyond each chunk, ``>= 5 L`` (default ``10 L``).
+    precision : None | "single" | "double"
+
+    Input
+    -----
+    y : [batch, T], tf.float or tf.complex
+        Received samples.
+    no : scalar or [batch], tf.float
+        Noise variance.
+
+    Output
+    ------
+    : [batch, T], tf.int32
+        ML sequence if ``hard_out``, else
+    : [batch, T, M], tf.float
+        Normalised max-log symbol log-probabilities.
+    """
+
+    _max_log = True
+
+    def _hard(self, y, no):
+        x = viterbi_time_major(self.branch_metrics(y, no),
+                               self._initial_state, self._chunk_size,
+                               self._overlap)
+        return tf.transpose(x)
+
+
+class BCJRDetector(_TrellisDetector):
+    r"""Symbol-wise MAP detector (BCJR forward-backward) for a linear
+    Gaussian channel with the taps the receiver believes.
+
+    Parameters
+    ----------
+    taps : [L] or [batch, L], array_like
+        Channel taps the receiver believes.
+    constellation : None | str | sionna.phy.mapping.Constellation
+        ``None`` -> BPSK.
+    max_log : bool
+        ``False``: exact posteriors (sum-product); ``True``: max-log
+        approximation (max-product, as :class:`ViterbiDetector`'s soft
+        output).
+    hard_out : bool
+        Return the symbol-wise argmax of the posteriors.
+    initial_state : "known" | "unknown"
+    chunk_size, overlap : None | int
+        Windowed (continuous) mode as in :class:`ViterbiDetector`; the
+        backward recursion of a window starts uniform ``overlap`` symbols
+        beyond its chunk.
+    precision : None | "single" | "double"
+
+    Input
+    -----
+    y : [batch, T], tf.float or tf.complex
+    no : scalar or [batch], tf.float
+
+    Output
+    ------
+    : [batch, T, M], tf.float
+        Normalised symbol log-probabilities ``log p(x[k] = m | y)``, or
+    : [batch, T], tf.int32
+        Their argmax if ``hard_out``.
+    """
+
+    def __init__(self, taps, constellation=None, max_log=False,
+                 hard_out=False, initial_state="known", chunk_size=None,
+                 overlap=None, precision=None, **kwargs):
+        super().__init__(taps, constellation=constellation,
+                         hard_out=hard_out, initial_state=initial_state,
+                         chunk_size=chunk_size, overlap=overlap,
+                         precision=precision, **kwargs)
+        self._max_log = bool(max_log)
+
+    @property
+    def max_log(self):
+        """bool : max-log approximation instead of exact posteriors."""
+        return self._max_log

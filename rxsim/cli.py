@@ -1,0 +1,198 @@
+"""The ``rxsim`` command line: sweep, plot, export, status, detectors."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import typer  # noqa: E402
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True,
+    help="rxsim: Monte Carlo SER sweeps of detectors over ISI channels.\n\n"
+         "Typical use: `rxsim sweep configs/quick.toml` (simulate, store "
+         "results in SQLite, print a table, draw a plot); `rxsim plot` and "
+         "`rxsim export` redraw or export a database later.")
+
+
+def _fail(message):
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code=2)
+
+
+def format_table(rows):
+    """A plain-text SER table of results rows."""
+    head = (f"{'detector':<24} {'csi':<20} {'channel':<24} {'SNR':>6} "
+            f"{'errors':>8} {'symbols':>10} {'SER':>10}  CI ({'Wilson'})")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['detector']:<24.24} {r['csi']:<20.20} {r['channel']:<24.24} "
+            f"{r['snr_db']:>6.1f} {r['errors']:>8d} {r['symbols']:>10d} "
+            f"{r['ser']:>10.3e}  [{r['ser_lo']:.2e}, {r['ser_hi']:.2e}]")
+    return "\n".join(lines)
+
+
+def _default_db(cfg):
+    return Path("results") / f"{cfg.name}.sqlite"
+
+
+@app.command()
+def sweep(
+    config: Path = typer.Argument(..., help="TOML sweep config, e.g. "
+                                  "configs/quick.toml"),
+    db: Path = typer.Option(None, help="SQLite results database "
+                            "[default: results/<experiment>.sqlite]"),
+    seed: int = typer.Option(None, help="Override the config's sweep seed "
+                             "(a new seed gives new rows, old ones stay)"),
+    plot: Path = typer.Option(None, help="Figure to write (PNG + PDF) "
+                              "[default: next to the database]"),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Skip the figure"),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="No progress bars"),
+):
+    """Run (or resume) a sweep: every (channel, detector, CSI, SNR) point
+    until target_errors or max_symbols; finished points are skipped, so
+    rerunning a killed sweep continues it."""
+    from tqdm.auto import tqdm
+
+    from .config import ConfigError, load_config
+    from .store import ResultsStore
+    from .sweep import run_sweep, sweep_points
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    if seed is not None:
+        cfg = cfg.with_seed(seed)
+    db = db or _default_db(cfg)
+    points = sweep_points(cfg)
+    outer = tqdm(total=len(points), desc=cfg.name, unit="pt",
+                 disable=quiet, file=sys.stderr)
+
+    def progress(point):
+        bar = tqdm(total=cfg.max_symbols, unit="sym", unit_scale=True,
+                   leave=False, disable=quiet, file=sys.stderr,
+                   desc=f"{point.key.detector} @ {point.key.snr_db:g} dB")
+
+        def update(errors, symbols):
+            bar.update(min(symbols, cfg.max_symbols) - bar.n)
+            bar.set_postfix(errors=errors, ser=f"{errors / symbols:.2e}")
+            if errors >= cfg.target_errors or symbols >= cfg.max_symbols:
+                bar.close()
+        return update
+
+    def on_point(point, result):
+        outer.update(1)
+
+    try:
+        done, skipped = run_sweep(cfg, db, progress=progress,
+                                  on_point=on_point)
+    finally:
+        outer.close()
+    with ResultsStore(db) as store:
+        hashes = {p.key.config_hash for p in points}
+        rows = [r for r in store.points(experiment=cfg.name)
+                if r["config_hash"] in hashes]
+    typer.echo(format_table(rows))
+    typer.echo(f"\n{done} point(s) simulated, {skipped} resumed from {db}")
+    if not no_plot:
+        from .plots import plot_ser
+        files = plot_ser(rows, plot or Path(db).with_suffix(".png"),
+                         title=f"{cfg.name} ({cfg.constellation})")
+        typer.echo("figure: " + ", ".join(str(f) for f in files))
+
+
+def _open_rows(db, experiment):
+    from .store import ResultsStore
+
+    if not Path(db).exists():
+        _fail(f"no database at {db}")
+    with ResultsStore(db) as store:
+        return store.points(experiment=experiment)
+
+
+@app.command("plot")
+def plot_cmd(
+    db: Path = typer.Option(..., help="SQLite results database"),
+    output: Path = typer.Option(..., "-o", "--output",
+                                help="Figure file (.png; a .pdf is written "
+                                "beside it)"),
+    experiment: str = typer.Option(None, help="Only this experiment"),
+):
+    """Plot SER vs SNR with confidence intervals from a database."""
+    from .plots import plot_ser
+
+    rows = _open_rows(db, experiment)
+    try:
+        files = plot_ser(rows, output, title=experiment)
+    except ValueError as e:
+        _fail(str(e))
+    typer.echo("figure: " + ", ".join(str(f) for f in files))
+
+
+@app.command()
+def export(
+    db: Path = typer.Option(..., help="SQLite results database"),
+    output: Path = typer.Option(..., "-o", "--output", help="CSV file"),
+    experiment: str = typer.Option(None, help="Only this experiment"),
+):
+    """Export finished points (counts, SER/BER, CIs, seeds) to CSV."""
+    from .store import ResultsStore
+
+    if not Path(db).exists():
+        _fail(f"no database at {db}")
+    with ResultsStore(db) as store:
+        store.export_csv(output, experiment=experiment)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def status(
+    db: Path = typer.Option(..., help="SQLite results database"),
+    config: Path = typer.Argument(None, help="Config to compare against "
+                                  "(lists its pending points)"),
+):
+    """Finished points per experiment (and pending ones of a config)."""
+    from collections import Counter
+
+    from .config import ConfigError, load_config
+    from .store import ResultsStore
+    from .sweep import sweep_points
+
+    rows = _open_rows(db, None) if Path(db).exists() else []
+    counts = Counter(r["experiment"] for r in rows)
+    for name, n in sorted(counts.items()):
+        typer.echo(f"{name}: {n} finished point(s)")
+    if config is not None:
+        try:
+            cfg = load_config(config)
+        except ConfigError as e:
+            _fail(str(e))
+        points = sweep_points(cfg)
+        with ResultsStore(db) as store:
+            pending = [p for p in points if not store.has_point(p.key)]
+        typer.echo(f"{cfg.name}: {len(points) - len(pending)} of "
+                   f"{len(points)} finished, {len(pending)} pending")
+        for p in pending:
+            typer.echo(f"  pending: {p.key.detector} | {p.key.csi} | "
+                       f"{p.key.channel} | {p.key.snr_db:g} dB")
+
+
+@app.command()
+def detectors():
+    """List the detector names a config may use, with their options."""
+    from .registry import DETECTORS
+
+    for name, entry in sorted(DETECTORS.items()):
+        opts = ", ".join(f"{k}: {t.__name__}" for k, t in entry.options.items())
+        typer.echo(f"{name:<12} {entry.summary}" +
+                   (f"  [options: {opts}]" if opts else ""))
+    typer.echo("\ncsi = 'perfect' | 'perturbed:var=0.1' | "
+               "'estimated:pilots=64' (per detector)")
+
+
+if __name__ == "__main__":
+    app()

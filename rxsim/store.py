@@ -1,0 +1,399 @@
+"""SQLite results store: one committed row per finished sweep point.
+
+A point is identified by a :class:`PointKey` ``(experiment, detector,
+channel, csi, snr_db, config_hash)``, unique in the table. Each
+:meth:`ResultsStore.add_point` is one committed transaction, so a killed
+run loses at most the point in flight, and a rerun skips every point for
+which :meth:`ResultsStore.has_point` is true (resume).
+
+Decisions
+---------
+- ``snr_db`` is stored as REAL, rounded to ``SNR_DECIMALS`` (1e-9 dB) when
+  a :class:`PointKey` is built. Keys are compared after that rounding, so
+  ``3``, ``3.0`` and ``0.1 + 0.2 + 2.7`` name the same point, and equality
+  in SQL is exact (an IEEE double round-trips through SQLite unchanged).
+- Adding a point that is already stored keeps the stored row and returns
+  ``False`` (``INSERT OR IGNORE``): a rerun, or two workers racing on the
+  same point, never duplicates nor overwrites. ``replace=True`` overwrites
+  on purpose.
+- The file is marked with ``PRAGMA application_id`` and versioned with
+  ``PRAGMA user_version``; opening another application's database, a newer
+  schema or a file that is not SQLite raises :class:`StoreError`.
+- WAL journal: readers (plots, exports) never block the writer.
+"""
+
+import csv
+import math
+import numbers
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["ResultsStore", "PointKey", "StoreError", "SCHEMA_VERSION",
+           "SNR_DECIMALS", "COLUMNS"]
+
+SCHEMA_VERSION = 1
+SNR_DECIMALS = 9
+# "rxsm" in ASCII: marks a database as an rxsim results store.
+APPLICATION_ID = 0x7278736D
+
+_KEY_COLUMNS = ("experiment", "detector", "channel", "csi", "snr_db",
+                "config_hash")
+
+_SCHEMA = """
+CREATE TABLE points (
+    id           INTEGER PRIMARY KEY,
+    experiment   TEXT    NOT NULL,
+    detector     TEXT    NOT NULL,
+    channel      TEXT    NOT NULL,
+    csi          TEXT    NOT NULL,
+    snr_db       REAL    NOT NULL,
+    config_hash  TEXT    NOT NULL,
+    seed         INTEGER NOT NULL,
+    code_version TEXT    NOT NULL,
+    errors       INTEGER NOT NULL,
+    symbols      INTEGER NOT NULL,
+    bit_errors   INTEGER,
+    bits         INTEGER,
+    ser          REAL    NOT NULL,
+    ber          REAL,
+    ser_lo       REAL    NOT NULL,
+    ser_hi       REAL    NOT NULL,
+    ser_cp_lo    REAL    NOT NULL,
+    ser_cp_hi    REAL    NOT NULL,
+    ber_lo       REAL,
+    ber_hi       REAL,
+    ber_cp_lo    REAL,
+    ber_cp_hi    REAL,
+    confidence   REAL    NOT NULL,
+    batches      INTEGER NOT NULL,
+    wall_time    REAL    NOT NULL,
+    stop_reason  TEXT    NOT NULL,
+    created_at   TEXT    NOT NULL,
+    UNIQUE (experiment, detector, channel, csi, snr_db, config_hash)
+);
+"""
+
+#: Columns of a row as returned by :meth:`ResultsStore.points` and written
+#: by :meth:`ResultsStore.export_csv`, in order.
+COLUMNS = ("experiment", "detector", "channel", "csi", "snr_db",
+           "config_hash", "seed", "code_version", "errors", "symbols",
+           "bit_errors", "bits", "ser", "ber", "ser_lo", "ser_hi",
+           "ser_cp_lo", "ser_cp_hi", "ber_lo", "ber_hi", "ber_cp_lo",
+           "ber_cp_hi", "confidence", "batches", "wall_time", "stop_reason",
+           "created_at")
+
+_ORDER = "experiment, detector, csi, channel, snr_db, config_hash, id"
+
+
+class StoreError(ValueError):
+    """The file at the given path cannot be used as an rxsim results store."""
+
+
+def normalise_snr(snr_db):
+    """``snr_db`` as the float stored and compared (rounded to 1e-9 dB)."""
+    if isinstance(snr_db, bool) or not isinstance(snr_db, numbers.Real):
+        raise TypeError(f"`snr_db` must be a real number, got "
+                        f"{type(snr_db).__name__}.")
+    x = float(snr_db)
+    if not math.isfinite(x):
+        raise ValueError(f"`snr_db` must be finite, got {snr_db!r}.")
+    return round(x, SNR_DECIMALS) + 0.0          # + 0.0: no -0.0
+
+
+@dataclass(frozen=True)
+class PointKey:
+    """Identity of a sweep point in the store.
+
+    Parameters
+    ----------
+    experiment, detector, channel, csi : str
+        Names as given by the config (non-empty).
+    snr_db : float
+        Rounded to 1e-9 dB on construction (see module notes).
+    config_hash : str
+        Hash of the configuration that produced the point; a changed
+        config makes new points instead of mixing results.
+    """
+
+    experiment: str
+    detector: str
+    channel: str
+    csi: str
+    snr_db: float
+    config_hash: str
+
+    def __post_init__(self):
+        for name in ("experiment", "detector", "channel", "csi",
+                     "config_hash"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"`{name}` must be a str, got "
+                                f"{type(value).__name__}.")
+            if not value:
+                raise ValueError(f"`{name}` must not be empty.")
+        object.__setattr__(self, "snr_db", normalise_snr(self.snr_db))
+
+    def as_tuple(self):
+        """The key in column order."""
+        return tuple(getattr(self, c) for c in _KEY_COLUMNS)
+
+
+def _interval(ci):
+    if ci is None:
+        return None, None
+    lo, hi = ci
+    return float(lo), float(hi)
+
+
+class ResultsStore:
+    """Results of Monte Carlo points in one SQLite file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Database file; missing parent directories are created. A new or
+        empty file gets the schema.
+
+    Raises
+    ------
+    StoreError
+        The file is not SQLite, belongs to another application, or has a
+        newer schema than this rxsim understands.
+
+    Notes
+    -----
+    Use as a context manager or call :meth:`close`. Several processes may
+    open the same file; writes are serialised by SQLite (``timeout``
+    seconds of waiting for a lock).
+    """
+
+    def __init__(self, path, timeout=30.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly below.
+        self._conn = sqlite3.connect(str(self.path), timeout=timeout,
+                                     isolation_level=None)
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- opening ---------------------------------------------------------
+    def _pragma(self, name):
+        return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    def _open(self):
+        try:
+            app_id = self._pragma("application_id")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not an SQLite database "
+                             f"({exc}); give a new file name.") from exc
+        self._check_owner(app_id)
+        mode = self._pragma("journal_mode=WAL")
+        self.journal_mode = str(mode).lower()
+        # BEGIN IMMEDIATE: two processes creating the same store at once
+        # are serialised; the second sees the schema of the first.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._check_owner(self._pragma("application_id"))
+            if self._pragma("user_version") == 0:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self._conn.execute(stmt)
+                self._conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _check_owner(self, app_id):
+        version = self._pragma("user_version")
+        tables = self._conn.execute(
+            "SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id == 0 and version == 0 and tables == 0:
+            return                                   # new or empty file
+        if app_id != APPLICATION_ID:
+            raise StoreError(
+                f"{self.path} is an SQLite database of another application "
+                f"(application_id={app_id}, {tables} schema objects), not an "
+                "rxsim results store; give a new file name.")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has results schema version {version}, newer "
+                f"than this rxsim understands ({SCHEMA_VERSION}); upgrade "
+                "rxsim.")
+        if version < SCHEMA_VERSION and tables:
+            raise StoreError(
+                f"{self.path} has results schema version {version}; this "
+                f"rxsim needs {SCHEMA_VERSION} and has no migration for it.")
+
+    # -- context manager -------------------------------------------------
+    def close(self):
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _db(self):
+        if self._conn is None:
+            raise ValueError(f"the results store {self.path} is closed.")
+        return self._conn
+
+    # -- points ----------------------------------------------------------
+    def has_point(self, key: PointKey) -> bool:
+        """True when the point ``key`` is stored (resume: skip it)."""
+        key = _as_key(key)
+        row = self._db().execute(
+            "SELECT 1 FROM points WHERE " +
+            " AND ".join(f"{c} = ?" for c in _KEY_COLUMNS) + " LIMIT 1",
+            key.as_tuple()).fetchone()
+        return row is not None
+
+    def add_point(self, key: PointKey, result, *, seed, code_version,
+                  replace=False) -> bool:
+        """Store a finished point in one committed transaction.
+
+        Parameters
+        ----------
+        key : PointKey
+        result : rxsim.montecarlo.PointResult
+        seed : int
+            The point's seed (see ``rxsim.montecarlo.point_seed``).
+        code_version : str
+            Version of the code that produced the point (e.g. package
+            version and git commit).
+        replace : bool
+            Overwrite a stored row with the same key. By default a stored
+            row is kept.
+
+        Output
+        ------
+        : bool
+            True if the row was written, False if the key was already
+            stored (and ``replace`` is False).
+        """
+        key = _as_key(key)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"`seed` must be an int, got "
+                            f"{type(seed).__name__}.")
+        if not -2 ** 63 <= int(seed) < 2 ** 63:
+            raise ValueError("`seed` must fit in a signed 64-bit integer.")
+        if not isinstance(code_version, str):
+            raise TypeError("`code_version` must be a str, got "
+                            f"{type(code_version).__name__}.")
+        ser_lo, ser_hi = _interval(result.ser_ci_wilson)
+        ser_cp_lo, ser_cp_hi = _interval(result.ser_ci_cp)
+        ber_lo, ber_hi = _interval(result.ber_ci_wilson)
+        ber_cp_lo, ber_cp_hi = _interval(result.ber_ci_cp)
+
+        def opt_int(v):
+            return None if v is None else int(v)
+
+        def opt_float(v):
+            return None if v is None else float(v)
+
+        row = dict(zip(_KEY_COLUMNS, key.as_tuple()))
+        row.update(
+            seed=int(seed), code_version=code_version,
+            errors=int(result.errors), symbols=int(result.symbols),
+            bit_errors=opt_int(result.bit_errors), bits=opt_int(result.bits),
+            ser=float(result.ser), ber=opt_float(result.ber),
+            ser_lo=ser_lo, ser_hi=ser_hi, ser_cp_lo=ser_cp_lo,
+            ser_cp_hi=ser_cp_hi, ber_lo=ber_lo, ber_hi=ber_hi,
+            ber_cp_lo=ber_cp_lo, ber_cp_hi=ber_cp_hi,
+            confidence=float(result.confidence),
+            batches=int(result.batches), wall_time=float(result.wall_time),
+            stop_reason=str(result.stop_reason),
+            created_at=datetime.now(timezone.utc).isoformat(
+                timespec="seconds"))
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        sql = (f"{verb} INTO points ({', '.join(COLUMNS)}) VALUES "
+               f"({', '.join('?' for _ in COLUMNS)})")
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = db.execute(sql, [row[c] for c in COLUMNS])
+            written = cur.rowcount == 1
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return written
+
+    def points(self, experiment=None, config_hash=None):
+        """Stored points as dicts (keys :data:`COLUMNS`).
+
+        Parameters
+        ----------
+        experiment, config_hash : None or str
+            Filters; ``None`` means all.
+
+        Output
+        ------
+        : list of dict
+            Ordered by experiment, detector, csi, channel, snr_db,
+            config_hash (deterministic, SNR ascending within a curve).
+        """
+        where, args = [], []
+        for name, value in (("experiment", experiment),
+                            ("config_hash", config_hash)):
+            if value is not None:
+                where.append(f"{name} = ?")
+                args.append(value)
+        sql = f"SELECT {', '.join(COLUMNS)} FROM points"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {_ORDER}"
+        return [dict(zip(COLUMNS, r))
+                for r in self._db().execute(sql, args).fetchall()]
+
+    def experiments(self):
+        """Sorted list of the experiment names in the store."""
+        return [r[0] for r in self._db().execute(
+            "SELECT DISTINCT experiment FROM points ORDER BY experiment")]
+
+    def export_csv(self, path, experiment=None):
+        """Write the points (optionally of one experiment) to a CSV file.
+
+        The header is :data:`COLUMNS`; missing values are empty cells;
+        floats are written with ``repr`` so they read back exactly.
+        Parent directories are created.
+
+        Output
+        ------
+        : int, the number of rows written
+        """
+        rows = self.points(experiment=experiment)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(COLUMNS)
+            for row in rows:
+                writer.writerow(["" if row[c] is None else row[c]
+                                 for c in COLUMNS])
+        return len(rows)
+
+    def __len__(self):
+        return self._db().execute("SELECT count(*) FROM points").fetchone()[0]
+
+    def __repr__(self):
+        return f"ResultsStore({str(self.path)!r})"
+
+
+def _as_key(key):
+    if not isinstance(key, PointKey):
+        raise TypeError(f"`key` must be a PointKey, got "
+                        f"{type(key).__name__}.")
+    return key
