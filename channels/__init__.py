@@ -2,7 +2,12 @@
 CSI models). Note: this top-level package shares its import name with
 Django Channels; do not install both in one environment."""
 
+from .csi import (CSISpec, estimate_taps_from_pilots, estimate_taps_ls,
+                  parse_csi, perturb_taps_additive, perturb_taps_multiplicative)
 from .isi import ISIChannel, convolve_with_preamble
 from .taps import exponential_taps
 
-__all__ = ["ISIChannel", "convolve_with_preamble", "exponential_taps"]
+__all__ = ["ISIChannel", "convolve_with_preamble", "exponential_taps",
+           "CSISpec", "parse_csi", "perturb_taps_multiplicative",
+           "perturb_taps_additive", "estimate_taps_ls",
+           "estimate_taps_from_pilots"]

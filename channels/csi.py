@@ -96,7 +96,10 @@ def _check_count(value, name, minimum=1):
 def _batch_shape(taps, batch_size):
     """``[batch]`` from ``batch_size`` or the taps' batch axis, or ``[]``."""
     if batch_size is None:
-        return [taps.shape[0]] if taps.shape.rank == 2 else []
+        if taps.shape.rank == 1:
+            return []
+        rows = taps.shape[0]
+        return [rows if rows is not None else tf.shape(taps)[0]]
     batch_size = _check_count(batch_size, "batch_size")
     if taps.shape.rank == 2 and isinstance(batch_size, int) and \
             taps.shape[0] not in (1, batch_size):

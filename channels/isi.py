@@ -1,5 +1,6 @@
 """Linear ISI channel with AWGN."""
 
+import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 
@@ -76,7 +77,9 @@ class ISIChannel(Block):
             self._constellation, tf.float64)[0]
 
     def _as_taps(self, taps, batch_size=None):
-        taps = tf.convert_to_tensor(taps)
+        # numpy first: Python lists would otherwise pass through float32
+        taps = tf.convert_to_tensor(
+            taps if tf.is_tensor(taps) else np.asarray(taps))
         if taps.dtype.is_integer:
             taps = tf.cast(taps, tf.float64)
         check_taps(taps, batch_size=batch_size)

@@ -8,6 +8,7 @@ indices ``[batch, T]`` with ``hard_out=True``). Subclasses implement
 (Viterbi's ML sequence).
 """
 
+import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.mapping import SymbolLogits2LLRs
@@ -94,7 +95,7 @@ class Detector(Block):
                             "constellation.")
         else:
             y = tf.cast(y, self.rdtype)
-        no = tf.convert_to_tensor(no)
+        no = tf.convert_to_tensor(no, dtype_hint=self.rdtype)
         check_noise_variance(no, batch_size=y.shape[0])
         no = tf.cast(no, self.rdtype)
         return y, no
@@ -163,7 +164,9 @@ class TapsDetector(Detector):
         self._taps = self._as_taps(taps)
 
     def _as_taps(self, taps, memory=None):
-        taps = tf.convert_to_tensor(taps)
+        # numpy first: Python lists would otherwise pass through float32
+        taps = tf.convert_to_tensor(
+            taps if tf.is_tensor(taps) else np.asarray(taps))
         if taps.dtype.is_integer:
             taps = tf.cast(taps, tf.float64)
         check_taps(taps, memory=memory)

@@ -122,7 +122,7 @@ class _TrellisDetector(TapsDetector):
         lp = forward_backward_time_major(
             self.branch_metrics(y, no), self._max_log, self._initial_state,
             self._chunk_size, self._overlap)
-        return tf.transpose(lp, [2, 0, 1])
+        return tf.transpose(lp, [1, 0, 2])
 
     def _hard(self, y, no):
         return tf.argmax(self._soft(y, no), axis=-1, output_type=tf.int32)

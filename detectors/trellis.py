@@ -15,35 +15,41 @@ about recursions.
 
 Numbering (the public contract)
 -------------------------------
-All numbers are base-``M`` integers of symbol indices, most recent symbol
-most significant:
+All numbers are base-``M`` integers of symbol indices, **oldest symbol most
+significant**, newest least significant:
 
-* **state** at time ``k``: the last ``L-1`` symbols,
-  ``s = sum_{j=1}^{L-1} x[k-j] * M**(L-1-j)`` (``x[k-1]`` most significant);
-* **branch** ``(s, m)``: state ``s`` at time ``k`` and input ``m = x[k]``;
-  it leads to state ``s' = m * M**(L-2) + s // M`` at time ``k+1``;
 * **channel state** (the "tuple" a learned classifier predicts, ``M**L``
-  classes): ``c = sum_{j=0}^{L-1} x[k-j] * M**(L-1-j) = m * S + s``.
-  Hence ``s = c % S``, ``m = c // S``, the next state is ``c // M``, and a
-  ``[..., M**L]`` tensor indexed by ``c`` is a ``[..., M, S]`` tensor
-  indexed by ``(m, s)``: :func:`tuple_to_branch_metrics` is a reshape and a
-  transpose. Symbols before the frame are the preamble (index 0), so state
-  0 is the known initial state.
+  classes): ``c = sum_{j=0}^{L-1} x[k-j] * M**j``, i.e. the digits of
+  ``c`` read ``x[k-L+1], ..., x[k-1], x[k]``;
+* **state** at time ``k``: the last ``L-1`` symbols,
+  ``s = sum_{j=1}^{L-1} x[k-j] * M**(j-1)`` (``x[k-1]`` least
+  significant), so ``s = c // M``;
+* **branch** ``(s, m)``: state ``s`` at time ``k`` and input ``m = x[k]``,
+  ``m = c % M``; hence ``c = s * M + m`` and a ``[..., M**L]`` tensor
+  indexed by ``c`` *is* a ``[..., S, M]`` tensor indexed by ``(s, m)``
+  (:func:`tuple_to_branch_metrics` is a reshape). The branch leads to
+  state ``s' = c % S = (s * M + m) % S`` at time ``k+1``, which holds
+  ``x[k]`` as its least significant digit.
 
-Because ``x[k-1]`` is the most significant digit, the predecessors of
-``s' = m * R + r`` (``R = M**(L-2)``) are the ``M`` states ``r * M + d``:
-viewing the ``[S, M]`` branch metrics as ``[R, M(d), M(m)]``, the
-reduction over predecessors is a reduction over axis ``d`` followed by a
-transpose -- no gathers. The recursions run time-major with the batch axis
-innermost (contiguous), so every step is a few fused elementwise loops.
+Symbols before the frame are the preamble (index 0), so state 0 is the
+known initial state.
+
+Writing ``s = d * R + r`` (``R = M**(L-2)``, ``d = x[k-L+1]`` the symbol
+that leaves the memory), the predecessors of ``s' = r * M + m`` are the
+``M`` states ``d * R + r``: viewing alpha as ``[M(d), R]`` and the branch
+metrics as ``[M(d), R, M(m)]``, the forward reduction over predecessors is
+a reduction over the leading axis whose result is already ordered as
+``s'`` -- no gathers and no transposes. The recursions run time-major with
+the batch axis innermost (contiguous), so every step is a few fused
+elementwise loops.
 
 Numerical safety: initial metrics are finite (forbidden initial states get
 a large negative penalty, never ``-inf``), every step subtracts the maximum
 over states, and log-sum-exp of two terms is computed as
 ``max + log1p(exp(-|a-b|))`` with an exact custom gradient. Symbol
 log-probabilities are taken from the forward and backward messages at the
-next state, ``log p(x[k]=m | y) = logsumexp_r(alpha[k+1](mR+r) +
-beta[k+1](mR+r))`` (the next state holds ``x[k]`` as its top digit).
+next state, ``log p(x[k]=m | y) = logsumexp_q(alpha[k+1](qM+m) +
+beta[k+1](qM+m))`` (the next state holds ``x[k]`` as its last digit).
 
 Long streams: ``chunk_size=N, overlap=D`` processes windows of ``N + D``
 steps. The forward message is carried exactly from chunk to chunk; the
@@ -137,33 +143,42 @@ class Trellis:
         ``(x[k-1], ..., x[k-L+1])`` held by each state."""
         M, L = self.num_points, self.memory
         s = np.arange(self.num_states)[:, None]
-        powers = M ** np.arange(L - 2, -1, -1)[None, :]
+        powers = M ** np.arange(L - 1)[None, :]
         return ((s // powers) % M).astype(np.int32)
 
     def next_state(self, state, symbol):
         """State at time k+1 after ``symbol = x[k]`` from ``state``."""
-        return (np.asarray(symbol) * (self.num_states // self.num_points)
-                + np.asarray(state) // self.num_points
-                if self.memory > 1 else np.zeros_like(np.asarray(state)))
+        return self.tuple_index(state, symbol) % self.num_states
 
     def tuple_index(self, state, symbol):
-        """Channel-state index ``c = symbol * S + state``."""
-        return np.asarray(symbol) * self.num_states + np.asarray(state)
+        """Channel-state index ``c = state * M + symbol``."""
+        return np.asarray(state) * self.num_points + np.asarray(symbol)
+
+
+def _memory_from(num_states, num_points):
+    """L such that ``M**(L-1) = S``."""
+    L, n = 1, 1
+    while n < num_states:
+        n, L = n * num_points, L + 1
+    if n != num_states:
+        raise ValueError(f"S = {num_states} states is not a power of "
+                         f"M = {num_points}.")
+    return L
 
 
 class BranchMetrics:
     r"""Branch log-likelihoods handed to the recursions one step at a time.
 
     The recursions need ``gamma[k] = log p(y[k] | s, m)`` as an ``[S, M,
-    batch]`` tensor at step ``k``. A provider either gives the full tensor
-    (:meth:`from_tensor`) or a time-major input and a function computing
-    one step from it, so the metrics never need to be materialised for the
-    whole block.
+    batch]`` tensor at step ``k``. A provider gives time-major inputs and a
+    function computing one step from them (so the metrics of a whole block
+    are never materialised), or a full tensor (:meth:`from_tensor`).
 
     Parameters
     ----------
     inputs : [T, ...], tf.Tensor
-        Time-major per-step inputs (e.g. received samples ``[T, batch]``).
+        Time-major per-step inputs (e.g. received samples ``[T, batch]``);
+        T must be static.
     fn : callable
         ``fn(inputs[k]) -> [S, M, batch]`` branch log-likelihoods of step k.
     num_states, num_points : int
@@ -175,6 +190,7 @@ class BranchMetrics:
         self.fn = fn
         self.num_states = int(num_states)
         self.num_points = int(num_points)
+        self.memory = _memory_from(self.num_states, self.num_points)
 
     @classmethod
     def from_tensor(cls, metrics):
@@ -190,13 +206,19 @@ class BranchMetrics:
         S, M = metrics.shape[2], metrics.shape[3]
         if S is None or M is None:
             raise ValueError("`metrics` needs static S and M dimensions.")
+        check_trellis_size(M, _memory_from(S, M))
         return cls(tf.transpose(metrics, [1, 2, 3, 0]), lambda g: g, S, M)
 
     @property
     def num_steps(self):
-        """Scalar int32 tensor (or int) : T."""
+        """int (or scalar int32 tensor if unknown while tracing) : T."""
         t = self.inputs.shape[0]
         return t if t is not None else tf.shape(self.inputs)[0]
+
+    @property
+    def batch_size(self):
+        """Scalar int32 tensor : the batch size."""
+        return tf.shape(self.at(0))[-1]
 
     @property
     def dtype(self):
@@ -215,35 +237,30 @@ def tuple_to_branch_metrics(tuple_metrics, num_points):
     ----------
     tuple_metrics : [..., M**L], tf.float
         ``log p(y[k] | c)`` indexed by the channel state
-        ``c = sum_j x[k-j] M**(L-1-j)`` (``x[k]`` most significant), e.g.
-        a learned classifier's output minus the log prior.
+        ``c = sum_j x[k-j] M**j`` (``x[k]`` least significant), e.g. a
+        learned classifier's log-probabilities minus the log prior.
     num_points : int
         M.
 
     Output
     ------
     : [..., S, M], tf.float
-        Branch metrics for :func:`viterbi_decode` / :func:`forward_backward`.
+        Branch metrics for :func:`viterbi_decode` / :func:`forward_backward`
+        (``c = s * M + m``, so this is a reshape).
     """
     t = tf.convert_to_tensor(tuple_metrics)
     n = t.shape[-1]
     if n is None or n % num_points:
         raise ValueError(f"`tuple_metrics` last axis ({n}) must be M**L "
                          f"for M = {num_points}.")
-    shape = tf.concat([tf.shape(t)[:-1], [num_points, n // num_points]], 0)
-    t = tf.reshape(t, shape)                           # [..., M, S]
-    rank = t.shape.rank
-    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
-    return tf.transpose(t, perm)
+    shape = tf.concat([tf.shape(t)[:-1], [n // num_points, num_points]], 0)
+    return tf.reshape(t, shape)
 
 
 def branch_to_tuple_metrics(metrics):
     """Inverse of :func:`tuple_to_branch_metrics`: ``[..., S, M]`` ->
-    ``[..., M*S]`` indexed by ``c = m * S + s``."""
+    ``[..., S*M]`` indexed by ``c = s * M + m``."""
     m = tf.convert_to_tensor(metrics)
-    rank = m.shape.rank
-    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
-    m = tf.transpose(m, perm)                          # [..., M, S]
     return tf.reshape(m, tf.concat([tf.shape(m)[:-2], [-1]], 0))
 
 
@@ -261,8 +278,8 @@ def tuple_labels(symbols, num_points, memory):
     Output
     ------
     : [batch, T], tf.int32
-        ``c[k] = sum_{j=0}^{L-1} x[k-j] M**(L-1-j)`` with ``x[k-j] = 0``
-        before the frame.
+        ``c[k] = sum_{j=0}^{L-1} x[k-j] M**j`` with ``x[k-j] = 0`` before
+        the frame.
     """
     check_trellis_size(num_points, memory)
     s = tf.cast(tf.convert_to_tensor(symbols), tf.int32)
@@ -272,7 +289,7 @@ def tuple_labels(symbols, num_points, memory):
     T = tf.shape(s)[1]
     sp = tf.pad(s, [[0, 0], [memory - 1, 0]])
     c = tf.zeros_like(s)
-    for j in range(memory):                      # static, small
+    for j in range(memory - 1, -1, -1):          # oldest digit first
         c = c * num_points + sp[:, memory - 1 - j:memory - 1 - j + T]
     return c
 
@@ -310,9 +327,11 @@ def branch_means(taps, points, memory=None):
 # --------------------------------------------------------------------------
 @tf.custom_gradient
 def _lse2(a, b):
-    """``log(exp(a) + exp(b))`` with one exp and one log1p; the gradient is
+    """``log(exp(a) + exp(b))`` with one exp and one log; the gradient is
     the exact softmax also at ties (where max/abs subgradients are not)."""
-    out = tf.maximum(a, b) + tf.math.log1p(tf.exp(-tf.abs(a - b)))
+    # log(1 + x) instead of log1p(x): x <= 1, so the absolute error is at
+    # most one ulp of 1, and XLA vectorises log better than log1p.
+    out = tf.maximum(a, b) + tf.math.log(1.0 + tf.exp(-tf.abs(a - b)))
 
     def grad(g):
         w = tf.sigmoid(a - b)
@@ -364,93 +383,250 @@ def _forward_step(alpha, gamma, M, mode):
     (and the survivor digit ``d`` [S, B] int8 with ``mode="argmax"``)."""
     S = alpha.shape[0]
     R = S // M
-    c = tf.reshape(alpha, [R, M, 1, -1]) + tf.reshape(gamma, [R, M, M, -1])
-    out = _reduce(c, 1, mode)                          # [R, M(m), B]
-    if mode == "argmax":
-        a, d = out
-        d = tf.reshape(tf.transpose(d, [1, 0, 2]), [S, -1])
-    else:
-        a, d = out, None
-    a = _normalise(tf.reshape(tf.transpose(a, [1, 0, 2]), [S, -1]))
-    return a, d
+    # s = d R + r -> s' = r M + m: reduce over the leading axis d.
+    c = tf.reshape(alpha, [M, R, 1, -1]) + tf.reshape(gamma, [M, R, M, -1])
+    out = _reduce(c, 0, mode)                          # [R, M, B]
+    a, d = out if mode == "argmax" else (out, None)
+    a = _normalise(tf.reshape(a, [S, -1]))
+    return a, (None if d is None else tf.reshape(d, [S, -1]))
 
 
 def _backward_step(beta, gamma, M, mode):
     """``beta`` at k+1 [S, B], ``gamma`` [S, M, B] -> beta at k [S, B]."""
     S = beta.shape[0]
     R = S // M
-    nxt = tf.transpose(tf.reshape(beta, [M, R, -1]), [1, 0, 2])  # [R, m, B]
-    c = tf.reshape(gamma, [R, M, M, -1]) + nxt[:, None]         # r, d, m, B
-    b = _reduce(c, 2, mode)                                     # [R, d, B]
-    return _normalise(tf.reshape(b, [S, -1]))
+    # beta[k](d R + r) = reduce_m gamma(d R + r, m) + beta[k+1](r M + m)
+    c = tf.reshape(gamma, [M, R, M, -1]) + tf.reshape(beta, [1, R, M, -1])
+    return _normalise(tf.reshape(_reduce(c, 2, mode), [S, -1]))
 
 
 # --------------------------------------------------------------------------
-# Loops over time
+# Survivor storage: decisions packed into bytes
 # --------------------------------------------------------------------------
-def _forward(step, k0, n, alpha, M, mode):
-    """Runs ``n`` forward steps from absolute time ``k0``.
-
-    Returns the final alpha and a ``[n, S, B]`` stack of the survivor
-    digits (``mode="argmax"``) or of alpha after each step.
-    """
-    store_dtype = tf.int8 if mode == "argmax" else alpha.dtype
-    ta = tf.TensorArray(store_dtype, size=n, element_shape=alpha.shape)
-
-    def body(i, a, ta):
-        a, d = _forward_step(a, step(k0 + i), M, mode)
-        return i + 1, a, ta.write(i, d if mode == "argmax" else a)
-
-    _, alpha, ta = tf.while_loop(lambda i, *_: i < n, body, (0, alpha, ta),
-                                 maximum_iterations=n)
-    return alpha, ta.stack()
+def _pack_layout(num_points, num_states):
+    """(bits per decision, decisions per byte, bytes per step and frame)."""
+    bits = max(1, int(np.ceil(np.log2(num_points))))
+    per = max(1, 8 // bits)
+    return bits, per, -(-num_states // per)
 
 
-def _backward(step, k0, n, beta, M, mode):
-    """Runs ``n`` backward steps over times ``k0+n-1 .. k0``; returns the
-    ``[n, S, B]`` stack of ``beta[k+1]`` (the message entering step k)."""
-    ta = tf.TensorArray(beta.dtype, size=n, element_shape=beta.shape)
+def _pack(d, M):
+    """Survivor digits ``[S, B]`` -> ``[G, B]`` bytes (``[S, B]`` int32 for
+    M > 256). M = 2: 8 states per byte, so a 10**6-step stream of an
+    8-state trellis keeps 1 MB of survivors per frame."""
+    S = d.shape[0]
+    if M > 256:
+        return tf.cast(d, tf.int32)
+    bits, per, groups = _pack_layout(M, S)
+    d = tf.cast(d, tf.int32)
+    if per == 1:
+        return tf.cast(d, tf.uint8)
+    if groups * per != S:
+        d = tf.pad(d, [[0, groups * per - S], [0, 0]])
+    parts = tf.unstack(tf.reshape(d, [groups, per, -1]), axis=1)
+    packed = parts[0]
+    for i, p in enumerate(parts[1:], 1):
+        packed += p * (1 << (i * bits))
+    return tf.cast(packed, tf.uint8)
 
-    def body(i, b, ta):
-        k = n - 1 - i
-        ta = ta.write(k, b)
-        return i + 1, _backward_step(b, step(k0 + k), M, mode), ta
 
-    _, _, ta = tf.while_loop(lambda i, *_: i < n, body, (0, beta, ta),
-                             maximum_iterations=n)
-    return ta.stack()
-
-
-def _traceback(decisions, state, M):
-    """Follows survivors ``[n, S, B]`` back from ``state`` [B] (at the end);
-    returns the symbol indices ``[n, B]`` int32."""
-    n = tf.shape(decisions)[0]
-    S = decisions.shape[1]
-    R = S // M
+def _unpack(packed, state, offset, M, S):
+    """Survivor digit of ``state`` [B] from one step's packed ``[G, B]``."""
     batch = tf.shape(state)[0]
-    offset = tf.range(batch)
-    ta = tf.TensorArray(tf.int32, size=n, element_shape=state.shape)
-
-    def body(i, st, ta):
-        k = n - 1 - i
-        d = tf.gather(tf.reshape(decisions[k], [-1]), st * batch + offset)
-        ta = ta.write(k, st // R)
-        return i + 1, (st % R) * M + tf.cast(d, tf.int32), ta
-
-    _, _, ta = tf.while_loop(lambda i, *_: i < n, body, (0, state, ta),
-                             maximum_iterations=n)
-    return ta.stack()
+    bits, per, _ = _pack_layout(M, S)
+    if M > 256 or per == 1:
+        return tf.cast(tf.gather(tf.reshape(packed, [-1]),
+                                 state * batch + offset), tf.int32)
+    byte = tf.gather(tf.reshape(packed, [-1]),
+                     (state // per) * batch + offset)
+    shift = (state % per) * bits
+    return tf.bitwise.bitwise_and(
+        tf.bitwise.right_shift(tf.cast(byte, tf.int32), shift),
+        (1 << bits) - 1)
 
 
-def _symbol_scores(alpha_next, beta_next, M, mode):
-    """``[n, S, B]`` messages at k+1 -> symbol scores ``[n, M, B]``: the
-    next state ``m R + r`` holds ``x[k] = m``."""
-    S = alpha_next.shape[1]
-    z = tf.reshape(alpha_next + beta_next, [-1, M, S // M, tf.shape(
-        alpha_next)[2]])
-    if mode == "max":
-        return tf.reduce_max(z, axis=2)
-    return tf.reduce_logsumexp(z, axis=2)
+# --------------------------------------------------------------------------
+# Loops over time (all indices absolute; ``k`` runs over trellis steps)
+# --------------------------------------------------------------------------
+def _loop(n, body, loop_vars, bound):
+    """``for i in range(n)`` as a ``tf.while_loop`` (``bound``: a static
+    upper bound on ``n``, needed by XLA for gradients)."""
+    return tf.while_loop(lambda i, *_: i < n, lambda i, *v: (i + 1,) + tuple(
+        body(i, *v)), (0,) + tuple(loop_vars), maximum_iterations=bound)[1:]
+
+
+def _forward_decisions(metrics, t0, t1, alpha, dec, base, bound):
+    """Viterbi steps ``t0 .. t1-1``; packed survivors go to ``dec[k-base]``.
+    """
+    M = metrics.num_points
+
+    def body(i, a, dec):
+        k = t0 + i
+        a, d = _forward_step(a, metrics.at(k), M, "argmax")
+        return a, dec.write(k - base, _pack(d, M))
+
+    return _loop(t1 - t0, body, (alpha, dec), bound)
+
+
+def _traceback(metrics, t1, t0, state, dec, base, out, bound):
+    """Follows survivors from ``state`` at time ``t1`` back to ``t0``;
+    writes ``x[k]`` to ``out[k]`` unless ``out`` is None."""
+    M, S = metrics.num_points, metrics.num_states
+    R = S // M
+    offset = tf.range(tf.shape(state)[0])
+
+    def body(i, st, *out):
+        k = t1 - 1 - i
+        d = _unpack(dec.read(k - base), st, offset, M, S)
+        if out:
+            out = (out[0].write(k, st % M),)
+        return (d * R + st // M,) + out
+
+    res = _loop(t1 - t0, body, (state,) + ((out,) if out is not None else ()),
+                bound)
+    return res if out is not None else (res[0], None)
+
+
+def _forward_alphas(metrics, t0, t1, alpha, mode, alphas, bound):
+    """Forward steps ``t0 .. t1-1``; ``alphas[k - t0]`` receives alpha at
+    ``k+1``."""
+    M = metrics.num_points
+
+    def body(i, a, alphas):
+        a, _ = _forward_step(a, metrics.at(t0 + i), M, mode)
+        return a, alphas.write(i, a)
+
+    return _loop(t1 - t0, body, (alpha, alphas), bound)
+
+
+def _forward_checkpoints(metrics, t0, t1, alpha, mode, ckpt, K, bound):
+    """Forward steps ``t0 .. t1-1``; ``ckpt[j]`` receives alpha at time
+    ``t0 + j K``. Returns alpha at ``t1``."""
+    M = metrics.num_points
+
+    def segment(j, a, ckpt):
+        s0 = t0 + j * K
+
+        def body(i, a):
+            return (_forward_step(a, metrics.at(s0 + i), M, mode)[0],)
+
+        ckpt = ckpt.write(j, a)
+        a = _loop(tf.minimum(K, t1 - s0), body, (a,), K)[0]
+        return a, ckpt
+
+    return _loop((t1 - t0 + K - 1) // K, segment, (alpha, ckpt), bound)
+
+
+def _backward_plain(metrics, t1, t0, beta, mode, bound):
+    """Backward steps ``t1-1 .. t0`` without outputs (window warm-up)."""
+    M = metrics.num_points
+
+    def body(i, b):
+        return (_backward_step(b, metrics.at(t1 - 1 - i), M, mode),)
+
+    return _loop(t1 - t0, body, (beta,), bound)[0]
+
+
+def _symbol_log_probs(alpha_next, beta_next, M, mode):
+    """Messages at time k+1 ``[S, B]`` -> normalised ``log p(x[k] | y)``
+    ``[B, M]``: the next state ``q M + m`` holds ``x[k] = m``."""
+    z = tf.reshape(alpha_next + beta_next, [-1, M, tf.shape(alpha_next)[1]])
+    scores = _reduce(z, 0, mode)                       # [M, B]
+    scores -= _reduce(scores, 0, "sum")[None]
+    return tf.transpose(scores)
+
+
+def _backward_outputs(metrics, t1, t0, beta, alphas, out, mode, bound):
+    """Backward steps ``t1-1 .. t0`` writing symbol log-probabilities to
+    ``out[k]``; ``alphas[k - t0]`` holds alpha at ``k+1``."""
+    M = metrics.num_points
+
+    def body(i, b, out):
+        k = t1 - 1 - i
+        out = out.write(k, _symbol_log_probs(alphas.read(k - t0), b, M,
+                                             mode))
+        return _backward_step(b, metrics.at(k), M, mode), out
+
+    return _loop(t1 - t0, body, (beta, out), bound)
+
+
+# --------------------------------------------------------------------------
+# Windows: outputs for steps [t0, t_out), recursions over [t0, t_end)
+# --------------------------------------------------------------------------
+def _viterbi_window(metrics, alpha, t0, t_out, t_end, width, out):
+    dec_dtype = tf.int32 if metrics.num_points > 256 else tf.uint8
+    dec = tf.TensorArray(dec_dtype, size=width)
+    alpha_out, dec = _forward_decisions(metrics, t0, t_out, alpha, dec, t0,
+                                        width)
+    alpha_end, dec = _forward_decisions(metrics, t_out, t_end, alpha_out,
+                                        dec, t0, width)
+    state = tf.argmax(alpha_end, axis=0, output_type=tf.int32)
+    state, _ = _traceback(metrics, t_end, t_out, state, dec, t0, None, width)
+    _, out = _traceback(metrics, t_out, t0, state, dec, t0, out, width)
+    return alpha_out, out
+
+
+def _segment(width):
+    """Checkpoint spacing K ~ sqrt(width): the stored forward messages
+    (checkpoints + one recomputed segment) stay O(sqrt(T)) per frame."""
+    return max(1, int(np.ceil(np.sqrt(width))))
+
+
+def _bcjr_window(metrics, alpha, t0, t_out, t_end, width, out, mode):
+    K = _segment(width)
+    n_seg = (t_out - t0 + K - 1) // K
+    ckpt = tf.TensorArray(alpha.dtype, size=-(-width // K),
+                          element_shape=alpha.shape)
+    alpha_out, ckpt = _forward_checkpoints(metrics, t0, t_out, alpha, mode,
+                                           ckpt, K, -(-width // K))
+    beta = _backward_plain(metrics, t_end, t_out, tf.zeros_like(alpha), mode,
+                           width)
+
+    def seg(i, beta, out):
+        j = n_seg - 1 - i
+        s0 = t0 + j * K
+        s1 = tf.minimum(s0 + K, t_out)
+        alphas = tf.TensorArray(alpha.dtype, size=K,
+                                element_shape=alpha.shape)
+        _, alphas = _forward_alphas(metrics, s0, s1, ckpt.read(j), mode,
+                                    alphas, K)
+        return _backward_outputs(metrics, s1, s0, beta, alphas, out, mode, K)
+
+    _, out = _loop(n_seg, seg, (beta, out), -(-width // K))
+    return alpha_out, out
+
+
+def _run(metrics, initial_state, chunk_size, overlap, window):
+    """Chunk plan: one window over the block, or overlapping windows."""
+    T = metrics.num_steps
+    if chunk_size is None:
+        N, D = T, 0
+        width = _static(T)
+        n_chunks = 1
+    else:
+        N, D = chunk_size, overlap
+        width = N + D
+        n_chunks = (T + N - 1) // N
+    batch = metrics.batch_size
+    alpha = _initial_metrics(metrics, batch, initial_state)
+
+    def body(c, alpha, out):
+        t0 = c * N
+        t_out = tf.minimum(t0 + N, T)
+        t_end = tf.minimum(t0 + N + D, T)
+        return window(metrics, alpha, t0, t_out, t_end, width, out)
+
+    out = tf.TensorArray(window.out_dtype(metrics), size=T)
+    _, out = _loop(n_chunks, body, (alpha, out), _static(n_chunks))
+    return out.stack()
+
+
+def _static(x):
+    v = tf.get_static_value(x)
+    if v is None:
+        raise ValueError("The trellis recursions need a static number of "
+                         "steps T (known when the function is traced).")
+    return int(v)
 
 
 def _initial_metrics(metrics, batch, initial_state):
@@ -461,10 +637,9 @@ def _initial_metrics(metrics, batch, initial_state):
     # A forbidden start beats the true one only if its penalty is below
     # what branch metrics can gain before all paths merge (L-1 steps);
     # bound that by the spread of the first steps' metrics.
-    L = _memory_of(metrics)
     T = metrics.num_steps
     spread = tf.zeros([batch], dtype)
-    for k in range(L - 1):
+    for k in range(metrics.memory - 1):
         g = metrics.at(tf.minimum(k, T - 1))
         spread += tf.reduce_max(g, [0, 1]) - tf.reduce_min(g, [0, 1])
     penalty = _PENALTY + 2.0 * tf.stop_gradient(spread)
@@ -472,15 +647,25 @@ def _initial_metrics(metrics, batch, initial_state):
                       -tf.tile(penalty[None], [S - 1, 1])], axis=0)
 
 
-def _batch_size(metrics):
-    return tf.shape(metrics.at(0))[-1]
+def _memoryless(metrics, hard):
+    """L = 1: every step stands alone."""
+    T = metrics.num_steps
+    out = tf.TensorArray(tf.int32 if hard else metrics.dtype, size=T)
+
+    def body(k, out):
+        g = metrics.at(k)[0]                                  # [M, B]
+        if hard:
+            return (out.write(k, tf.argmax(g, 0, output_type=tf.int32)),)
+        return (out.write(k, tf.transpose(g - _reduce(g, 0, "sum")[None])),)
+
+    return _loop(T, body, (out,), _static(T))[0].stack()
 
 
-def _check_options(metrics, initial_state, chunk_size, overlap, memory):
-    if initial_state not in INITIAL_STATES:
-        raise ValueError(f"`initial_state` must be one of {INITIAL_STATES}, "
-                         f"got {initial_state!r}.")
-    return check_chunking(chunk_size, overlap, memory)
+def _viterbi_window_fn(metrics, alpha, t0, t_out, t_end, width, out):
+    return _viterbi_window(metrics, alpha, t0, t_out, t_end, width, out)
+
+
+_viterbi_window_fn.out_dtype = lambda metrics: tf.int32
 
 
 def check_chunking(chunk_size, overlap, memory):
@@ -504,127 +689,46 @@ def check_chunking(chunk_size, overlap, memory):
     return int(chunk_size), int(overlap)
 
 
-def _memory_of(metrics):
-    """L such that ``M**(L-1) = S``."""
-    L, n = 1, 1
-    while n < metrics.num_states:
-        n, L = n * metrics.num_points, L + 1
-    if n != metrics.num_states:
-        raise ValueError(f"S = {metrics.num_states} states is not a power "
-                         f"of M = {metrics.num_points}.")
-    return L
-
-
-def _chunked(metrics, chunk_size, overlap, window_fn, alpha, out_shape,
-             out_dtype):
-    """Runs ``window_fn`` over overlapping windows; returns the time-major
-    outputs ``[T, ...]``.
-
-    ``window_fn(step, k0, alpha)`` decodes ``chunk_size + overlap`` steps
-    from time ``k0`` and returns (outputs of the first ``chunk_size``
-    steps, alpha after them). Steps beyond the block have zero metrics, so
-    the last window behaves as if it ended at the block's end.
-    """
-    T = metrics.num_steps
-    zeros = tf.zeros([metrics.num_states, metrics.num_points,
-                      tf.shape(alpha)[1]], metrics.dtype)
-
-    def step(k):
-        return tf.where(k < T, metrics.at(tf.minimum(k, T - 1)), zeros)
-
-    n_chunks = (T + chunk_size - 1) // chunk_size
-    ta = tf.TensorArray(out_dtype, size=n_chunks,
-                        element_shape=[chunk_size] + out_shape)
-
-    def body(c, a, ta):
-        out, a = window_fn(step, c * chunk_size, a)
-        return c + 1, a, ta.write(c, out)
-
-    _, _, ta = tf.while_loop(lambda c, *_: c < n_chunks, body,
-                             (0, alpha, ta), maximum_iterations=n_chunks)
-    out = ta.stack()
-    out = tf.reshape(out, tf.concat([[-1], tf.shape(out)[2:]], 0))
-    return out[:T]
+def _check_options(initial_state, chunk_size, overlap, memory):
+    if initial_state not in INITIAL_STATES:
+        raise ValueError(f"`initial_state` must be one of {INITIAL_STATES}, "
+                         f"got {initial_state!r}.")
+    return check_chunking(chunk_size, overlap, memory)
 
 
 # --------------------------------------------------------------------------
 # Public recursions
 # --------------------------------------------------------------------------
-def _as_metrics(metrics):
-    if isinstance(metrics, BranchMetrics):
-        return metrics
-    return BranchMetrics.from_tensor(metrics)
-
-
 def viterbi_time_major(metrics, initial_state="known", chunk_size=None,
                        overlap=None):
     """:func:`viterbi_decode` on a :class:`BranchMetrics`; returns the ML
-    sequence time-major, ``[T, batch]`` int32. Builds graph ops; call it
-    inside a ``tf.function``."""
-    M, S = metrics.num_points, metrics.num_states
-    L = _memory_of(metrics)
-    chunk_size, overlap = _check_options(metrics, initial_state, chunk_size,
-                                         overlap, L)
-    if S == 1:              # memoryless: symbol-by-symbol
-        T = metrics.num_steps
-        g = tf.map_fn(lambda k: metrics.at(k)[0], tf.range(T),
-                      fn_output_signature=metrics.dtype)   # [T, M, B]
-        return tf.argmax(g, axis=1, output_type=tf.int32)
-    batch = _batch_size(metrics)
-    alpha0 = _initial_metrics(metrics, batch, initial_state)
-
-    if chunk_size is None:
-        alpha, dec = _forward(metrics.at, 0, metrics.num_steps, alpha0, M,
-                              "argmax")
-        return _traceback(dec, tf.argmax(alpha, 0, output_type=tf.int32), M)
-
-    def window(step, k0, alpha):
-        alpha_n, d1 = _forward(step, k0, chunk_size, alpha, M, "argmax")
-        alpha_w, d2 = _forward(step, k0 + chunk_size, overlap, alpha_n, M,
-                               "argmax")
-        x = _traceback(tf.concat([d1, d2], 0),
-                       tf.argmax(alpha_w, 0, output_type=tf.int32), M)
-        return x[:chunk_size], alpha_n
-
-    return _chunked(metrics, chunk_size, overlap, window, alpha0, [None],
-                    tf.int32)
+    sequence time-major, ``[T, batch]`` int32. Builds graph ops for an
+    XLA-compiled function (the detectors call it from theirs)."""
+    chunk_size, overlap = _check_options(initial_state, chunk_size, overlap,
+                                         metrics.memory)
+    if metrics.num_states == 1:
+        return _memoryless(metrics, hard=True)
+    return _run(metrics, initial_state, chunk_size, overlap,
+                _viterbi_window_fn)
 
 
 def forward_backward_time_major(metrics, max_log=False, initial_state="known",
                                 chunk_size=None, overlap=None):
     """:func:`forward_backward` on a :class:`BranchMetrics`; returns
-    normalised symbol log-probabilities time-major, ``[T, M, batch]``.
-    Builds graph ops; call it inside a ``tf.function``."""
-    M, S = metrics.num_points, metrics.num_states
-    L = _memory_of(metrics)
-    chunk_size, overlap = _check_options(metrics, initial_state, chunk_size,
-                                         overlap, L)
+    normalised symbol log-probabilities ``[T, batch, M]``. Builds graph ops
+    for an XLA-compiled function."""
+    chunk_size, overlap = _check_options(initial_state, chunk_size, overlap,
+                                         metrics.memory)
+    if metrics.num_states == 1:
+        return _memoryless(metrics, hard=False)
     mode = "max" if max_log else "sum"
-    if S == 1:
-        T = metrics.num_steps
-        scores = tf.map_fn(lambda k: metrics.at(k)[0], tf.range(T),
-                           fn_output_signature=metrics.dtype)
-    else:
-        batch = _batch_size(metrics)
-        alpha0 = _initial_metrics(metrics, batch, initial_state)
-        beta_end = tf.zeros_like(alpha0)
 
-        if chunk_size is None:
-            T = metrics.num_steps
-            _, alphas = _forward(metrics.at, 0, T, alpha0, M, mode)
-            betas = _backward(metrics.at, 0, T, beta_end, M, mode)
-            scores = _symbol_scores(alphas, betas, M, mode)
-        else:
-            def window(step, k0, alpha):
-                alpha_n, a1 = _forward(step, k0, chunk_size, alpha, M, mode)
-                betas = _backward(step, k0, chunk_size + overlap, beta_end,
-                                  M, mode)
-                return (_symbol_scores(a1, betas[:chunk_size], M, mode),
-                        alpha_n)
+    def window(metrics, alpha, t0, t_out, t_end, width, out):
+        return _bcjr_window(metrics, alpha, t0, t_out, t_end, width, out,
+                            mode)
 
-            scores = _chunked(metrics, chunk_size, overlap, window, alpha0,
-                              [M, None], metrics.dtype)
-    return scores - tf.reduce_logsumexp(scores, axis=1, keepdims=True)
+    window.out_dtype = lambda m: m.dtype
+    return _run(metrics, initial_state, chunk_size, overlap, window)
 
 
 @tf.function(jit_compile=True)
@@ -640,7 +744,7 @@ def _forward_backward_compiled(metrics, max_log, initial_state, chunk_size,
     lp = forward_backward_time_major(BranchMetrics.from_tensor(metrics),
                                      max_log, initial_state, chunk_size,
                                      overlap)
-    return tf.transpose(lp, [2, 0, 1])
+    return tf.transpose(lp, [1, 0, 2])
 
 
 def viterbi_decode(metrics, initial_state="known", chunk_size=None,
@@ -654,8 +758,8 @@ def viterbi_decode(metrics, initial_state="known", chunk_size=None,
         numbering).
     initial_state : "known" | "unknown"
         ``"known"``: the trellis starts in state 0 (the preamble);
-        ``"unknown"``: any state (the sequence maximises jointly over the
-        initial state).
+        ``"unknown"``: in any state (the sequence then maximises jointly
+        over the initial state).
     chunk_size : None | int
         ``None`` decodes the whole block with a full traceback; an int N
         decodes in windows of ``N + overlap`` steps (memory independent of
@@ -669,16 +773,14 @@ def viterbi_decode(metrics, initial_state="known", chunk_size=None,
         Symbol indices of the ML sequence (full traceback from the best
         final state).
 
-    Eagerly the recursion runs as a cached XLA-compiled function; inside a
-    ``tf.function`` it is traced in place.
+    Runs as a cached XLA-compiled function (inlined when called inside
+    another XLA-compiled function).
     """
-    m = _as_metrics(metrics)
-    if isinstance(metrics, BranchMetrics) or not tf.executing_eagerly():
-        return tf.transpose(viterbi_time_major(m, initial_state, chunk_size,
-                                               overlap))
-    _check_options(m, initial_state, chunk_size, overlap, _memory_of(m))
-    return _viterbi_compiled(tf.convert_to_tensor(metrics), initial_state,
-                             chunk_size, overlap)
+    metrics = tf.convert_to_tensor(metrics)
+    BranchMetrics.from_tensor(metrics)          # validates the shape
+    _check_options(initial_state, chunk_size, overlap,
+                   _memory_from(metrics.shape[2], metrics.shape[3]))
+    return _viterbi_compiled(metrics, initial_state, chunk_size, overlap)
 
 
 def forward_backward(metrics, max_log=False, initial_state="known",
@@ -691,9 +793,9 @@ def forward_backward(metrics, max_log=False, initial_state="known",
         Branch log-likelihoods ``log p(y[k] | s, m)``.
     max_log : bool
         ``False``: sum-product, exact posteriors ``log p(x[k] = m | y)``;
-        ``True``: max-product, ``max`` over sequences with ``x[k] = m`` of
-        the sequence log-likelihood (max-log-MAP, the soft output of the
-        Viterbi algorithm), normalised like log-probabilities.
+        ``True``: max-product, the best sequence log-likelihood with
+        ``x[k] = m`` (max-log-MAP, the soft output of the Viterbi
+        algorithm), normalised like log-probabilities.
     initial_state : "known" | "unknown"
         As in :func:`viterbi_decode` (``"unknown"``: uniform prior).
     chunk_size, overlap : None | int
@@ -705,14 +807,12 @@ def forward_backward(metrics, max_log=False, initial_state="known",
     : [batch, T, M], tf.float
         Normalised symbol log-probabilities (log-sum-exp over ``M`` is 0).
 
-    Differentiable with respect to ``metrics`` (gradients stay finite: no
-    ``-inf`` anywhere).
+    Differentiable with respect to ``metrics``; gradients stay finite (no
+    ``-inf`` anywhere). Runs as a cached XLA-compiled function.
     """
-    m = _as_metrics(metrics)
-    if isinstance(metrics, BranchMetrics) or not tf.executing_eagerly():
-        return tf.transpose(forward_backward_time_major(
-            m, max_log, initial_state, chunk_size, overlap), [2, 0, 1])
-    _check_options(m, initial_state, chunk_size, overlap, _memory_of(m))
-    return _forward_backward_compiled(tf.convert_to_tensor(metrics),
-                                      bool(max_log), initial_state,
+    metrics = tf.convert_to_tensor(metrics)
+    BranchMetrics.from_tensor(metrics)
+    _check_options(initial_state, chunk_size, overlap,
+                   _memory_from(metrics.shape[2], metrics.shape[3]))
+    return _forward_backward_compiled(metrics, bool(max_log), initial_state,
                                       chunk_size, overlap)

@@ -1,12 +1,9 @@
 """The ``rxsim`` command line: sweep, plot, export, status, detectors."""
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import typer  # noqa: E402
+import typer
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,

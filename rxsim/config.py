@@ -109,6 +109,8 @@ class SweepConfig:
                          "options": detector.options},
             "target_errors": self.target_errors,
             "max_symbols": self.max_symbols, "confidence": self.confidence,
+            # XLA draws other random numbers from the same stateless seeds
+            "xla": self.xla,
         }
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -262,7 +264,7 @@ def _detectors(entries, problems):
                 problems.append(f"{where} ({name}) {p}")
         csi = entry.get("csi", "perfect")
         try:
-            parse_csi(csi)
+            csi = str(parse_csi(csi))    # canonical spelling keys results
         except (ValueError, TypeError) as e:
             problems.append(f"{where} csi: {e}")
         if len(problems) > before:

@@ -67,8 +67,9 @@ class Link(Block):
         if self.csi is None:
             out = self.detector(y, no)
         else:
-            believed = self.csi.believed_taps(self.channel.taps, no,
-                                              batch_size, seed=csi_seed)
+            believed = self.csi.believed_taps(
+                self.channel.taps, no, batch_size, seed=csi_seed,
+                constellation=self.transmitter.constellation)
             out = self.detector(y, no, taps=believed)
         if out.dtype.is_integer:
             if self.return_soft:

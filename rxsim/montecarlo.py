@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from .stats import clopper_pearson_interval, wilson_interval
 
-__all__ = ["point_seed", "PointResult", "simulate_point"]
+__all__ = ["point_seed", "batch_seed", "PointResult", "simulate_point"]
 
 _SEED_BITS = 62
 _SEED_DOMAIN = b"rxsim/point-seed/v1\x00"

@@ -200,13 +200,11 @@ def numpy_bcjr(y, no, taps, points=None, initial_state="known",
 
     out = np.empty((B, T, M), dtype=dtype)
     beta = np.zeros((B, S), dtype=dtype)     # unterminated: any final state
-    # Branches into s' carry symbol s' % M; group destinations by symbol.
+    # The state at k+1 holds s[k] as its digit 0, so the symbol posterior
+    # is the state posterior alpha_{k+1} + beta_{k+1} summed per digit.
     by_symbol = np.arange(S).reshape(S // M, M).T              # [M, S/M]
     for k in range(T - 1, -1, -1):
-        # joint[b, s', d] = alpha_k[pred] + gamma_k + beta_{k+1}[s']
-        joint = alpha[k][:, pred] + bm[k] + beta[:, :, None]
-        per_dest = reduce_last(joint)                          # [B, S]
-        out[:, k, :] = reduce_last(per_dest[:, by_symbol])   # [B, M]
+        out[:, k, :] = reduce_last((alpha[k + 1] + beta)[:, by_symbol])
         # beta_k[s] = combine over a of gamma_k(s -> succ) + beta_{k+1}[succ]
         nxt = bm[k][:, succ, leave[:, None]] + beta[:, succ]   # [B, S, M]
         b = reduce_last(nxt)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from scipy import integrate, stats
 
-from channels import ISIChannel, exponential_taps
+from channels import exponential_taps
 from detectors import SymbolwiseDetector
 from detectors.lmmse import LMMSEDetector
 

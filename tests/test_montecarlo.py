@@ -6,7 +6,9 @@ so a correct engine would fail a check with probability < 0.1% for a fresh
 seed, while the intervals are narrow enough to reject a wrong formula.
 """
 
+import gc
 import itertools
+import weakref
 
 import numpy as np
 import pytest
@@ -17,8 +19,8 @@ import channels
 import detectors
 import rxsim
 from rxsim import montecarlo
-from rxsim.montecarlo import PointResult, batch_seed, point_seed, \
-    simulate_point
+from rxsim.montecarlo import (PointResult, batch_seed, point_seed,
+                              simulate_point)
 from rxsim.stats import clopper_pearson_interval
 
 
@@ -104,7 +106,8 @@ def test_pam4_ser_and_ber_match_closed_form():
     # Unit-energy M-PAM: points (2i - M + 1) * d/2 with
     # E = (d/2)^2 (M^2 - 1)/3 = 1, so d/2 = sqrt(3/(M^2 - 1)). Each inner
     # point errs on two sides, each outer one on one side:
-    # SER = 2 (1 - 1/M) Q((d/2)/sqrt(no)) = 2 (1 - 1/M) Q(sqrt(3/((M^2-1) no))).
+    # SER = 2 (1 - 1/M) Q((d/2)/sqrt(no))
+    #     = 2 (1 - 1/M) Q(sqrt(3/((M^2 - 1) no))).
     link = awgn_link("pam4", num_symbols=100)
     snr, M = 10.0, 4
     no = 10 ** (-snr / 10)
@@ -234,7 +237,39 @@ def test_engine_passes_distinct_fold_in_seeds_and_counts():
     assert [s for _, s in seen] == [12 * (b + 1) for b in range(10)]
 
 
-# --- stopping, compilation, validation ---------------------------------------
+def test_without_bit_labels_bit_fields_are_none():
+    probe = _SeedProbe()
+    probe.transmitter = object()              # no bits_per_symbol
+    r = simulate_point(probe, 1.0, batch_size=2, target_errors=1,
+                       max_symbols=1, seed=0, xla=False)
+    assert (r.bit_errors, r.bits, r.ber, r.ber_ci_wilson, r.ber_ci_cp) == (
+        None,) * 5
+    assert r.errors == 1 and r.symbols == 8
+
+
+class _ZeroLink:
+    """Link-like object that always detects correctly."""
+
+    num_symbols = 4
+    transmitter = _ProbeTransmitter()
+
+    def __call__(self, batch_size, no, seed):
+        s = tf.zeros([batch_size, self.num_symbols], tf.int32)
+        return s, s
+
+
+def test_compiled_cache_does_not_keep_links_alive():
+    probe = _ZeroLink()
+    simulate_point(probe, 1.0, batch_size=2, target_errors=1, max_symbols=1,
+                   seed=0, xla=False)
+    assert probe in montecarlo._COMPILED
+    ref = weakref.ref(probe)
+    del probe
+    gc.collect()
+    assert ref() is None
+
+
+# --- stopping, compilation, validation -------------------------------------
 
 def test_stops_at_target_errors_on_the_first_batch_reaching_it(bpsk_link):
     seen = []
@@ -313,7 +348,7 @@ def test_bad_link():
                        max_symbols=1, seed=0)
 
 
-# --- point seeds ---------------------------------------------------------------
+# --- point seeds -----------------------------------------------------------
 
 def test_point_seed_is_a_pinned_62_bit_function_of_the_key():
     s = point_seed(2023, "fig9", "viterbi", "exp-decay", "perfect", 6.0)

@@ -1,0 +1,139 @@
+r"""Exhaustive detection over all symbol sequences: the independent truth the
+trellis detectors are tested against (tiny blocks only).
+
+Written plainly in numpy (float64), without the trellis: every sequence of
+``T`` symbols (and, with an unknown initial state, every ``L-1`` symbols
+before it) is convolved with the taps and scored by its Gaussian
+log-likelihood; marginals are log-sum-exps over the sequences with
+``x[k] = m``.
+"""
+
+import itertools
+
+import numpy as np
+import tensorflow as tf
+from scipy.special import logsumexp
+
+from .base import TapsDetector
+
+__all__ = ["BruteForceDetector", "MAX_HYPOTHESES"]
+
+# Hypotheses (sequences x initial states) enumerated per call.
+MAX_HYPOTHESES = 2 ** 16
+
+_CRITERIA = ("map", "ml")
+
+
+class BruteForceDetector(TapsDetector):
+    r"""Exact symbol-wise MAP and sequence ML detection by enumeration.
+
+    Parameters
+    ----------
+    taps : [L] or [batch, L], array_like
+        Channel taps the receiver believes.
+    constellation : None | str | sionna.phy.mapping.Constellation
+        ``None`` -> BPSK.
+    hard_out : bool
+        Return indices instead of log-probabilities.
+    criterion : "map" | "ml"
+        Hard output: ``"map"`` the symbol-wise argmax of the exact
+        marginals, ``"ml"`` the maximum-likelihood sequence.
+    initial_state : "known" | "unknown"
+        ``"known"``: the ``L-1`` symbols before the frame are the preamble
+        (index 0); ``"unknown"``: they are uniform and enumerated too (the
+        ML sequence then maximises jointly over them).
+    precision : None | "single" | "double"
+        Output dtype; the computation is float64 numpy regardless.
+
+    Input
+    -----
+    y : [batch, T], tf.float or tf.complex
+    no : scalar or [batch], tf.float
+
+    Output
+    ------
+    : [batch, T, M], tf.float
+        Exact normalised symbol log-probabilities, or
+    : [batch, T], tf.int32
+        with ``hard_out``, per ``criterion``.
+
+    Eager only (numpy inside); raises ``ValueError`` when ``M**T`` (times
+    ``M**(L-1)`` initial states if unknown) exceeds ``MAX_HYPOTHESES``.
+    """
+
+    def __init__(self, taps, constellation=None, hard_out=False,
+                 criterion="map", initial_state="known", precision=None,
+                 **kwargs):
+        super().__init__(taps, constellation=constellation,
+                         hard_out=hard_out, precision=precision, **kwargs)
+        if criterion not in _CRITERIA:
+            raise ValueError(f"`criterion` must be one of {_CRITERIA}, got "
+                             f"{criterion!r}.")
+        if initial_state not in ("known", "unknown"):
+            raise ValueError("`initial_state` must be 'known' or 'unknown', "
+                             f"got {initial_state!r}.")
+        self._criterion = criterion
+        self._initial_state = initial_state
+
+    def _scores(self, y, no):
+        """Log-likelihood of every hypothesis: (scores [B, H], frame
+        symbols [H, T])."""
+        if not tf.executing_eagerly():
+            raise RuntimeError("BruteForceDetector runs eagerly only.")
+        y = y.numpy().astype(np.complex128 if self.is_complex
+                             else np.float64)
+        B, T = y.shape
+        M, L = self.num_points, self.memory
+        n_pre = L - 1 if self._initial_state == "unknown" else 0
+        n_hyp = M ** (T + n_pre)
+        if n_hyp > MAX_HYPOTHESES:
+            raise ValueError(
+                f"BruteForceDetector would enumerate M**(T{'+L-1' * bool(n_pre)})"
+                f" = {n_hyp} hypotheses (limit {MAX_HYPOTHESES}); use a "
+                "shorter block.")
+        # All index sequences over the preamble and the frame, oldest first.
+        seqs = np.array(list(itertools.product(range(M), repeat=n_pre + T)),
+                        dtype=np.int64).reshape(n_hyp, n_pre + T)
+        if not n_pre:
+            seqs = np.concatenate(
+                [np.zeros((n_hyp, L - 1), np.int64), seqs], axis=1)
+        points = np.asarray(self._points.numpy(), dtype=y.dtype)
+        x = points[seqs]                                    # [H, L-1+T]
+        taps = np.asarray(self._taps_per_frame(y).numpy(), dtype=y.dtype)
+        # Noiseless outputs of every hypothesis and frame: [B|1, H, T].
+        mean = sum(taps[:, None, l, None] * x[None, :, L - 1 - l:L - 1 - l + T]
+                   for l in range(L))
+        no = np.broadcast_to(np.reshape(no.numpy().astype(np.float64), [-1]),
+                             [B])
+        no = np.maximum(no, 1e-300)[:, None]
+        err = np.abs(y[:, None, :] - mean) ** 2             # [B, H, T]
+        if self.is_complex:
+            scores = -err.sum(-1) / no
+        else:
+            scores = -err.sum(-1) / (2.0 * no)
+        return scores, seqs[:, L - 1:]
+
+    def _symbol_logits(self, y, no):
+        scores, seqs = self._scores(y, no)
+        B, T = scores.shape[0], seqs.shape[1]
+        M = self.num_points
+        out = np.empty((B, T, M))
+        for m in range(M):
+            for k in range(T):
+                sel = seqs[:, k] == m
+                out[:, k, m] = logsumexp(scores[:, sel], axis=1)
+        out -= logsumexp(out, axis=-1, keepdims=True)
+        return tf.constant(out, self.rdtype)
+
+    def ml_sequence(self, y, no):
+        """The maximum-likelihood sequence ``[batch, T]`` int32 (jointly
+        over the initial state if unknown)."""
+        y, no = self._prepare(y, no)
+        scores, seqs = self._scores(y, no)
+        return tf.constant(seqs[np.argmax(scores, axis=1)], tf.int32)
+
+    def _hard_decisions(self, y, no):
+        if self._criterion == "ml":
+            scores, seqs = self._scores(y, no)
+            return tf.constant(seqs[np.argmax(scores, axis=1)], tf.int32)
+        return super()._hard_decisions(y, no)

@@ -1,0 +1,314 @@
+r"""The sliding bidirectional RNN detector (SBRNN).
+
+Farsad & Goldsmith, "Neural network detection of data sequences in
+communication systems", IEEE TSP 2018: a stack of bidirectional LSTMs
+reads windows of ``W`` consecutive received samples, slid by one symbol;
+each window outputs a posterior for each of its ``W`` symbols, and the
+posterior of symbol ``k`` is the average of those of all windows covering
+it (``W`` of them inside the frame, fewer at its edges). No channel model
+and no trellis: a purely data-driven baseline beside the learned trellis
+detectors.
+
+Training cuts every window of ``W`` samples (stride one) out of the pilot
+frames and minimises the cross-entropy of all ``W`` symbols of each window.
+
+Compilation: the training loop and inference run as ``tf.function`` graphs
+*without* XLA: compiling the unrolled recurrences with XLA costs 15-25 s on
+a 2-core CPU and runs no faster than TensorFlow's own LSTM kernels
+(measured: one epoch over 5000 windows of 8 symbols, 2 x 32 units, in about
+0.3 s either way).
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .learned import (LearnedDetector, check_int, check_pilots,
+                      check_positive, check_validation, features,
+                      split_seed, train_loop, MIN_SAMPLES_PER_CLASS)
+
+__all__ = ["SBRNN"]
+
+
+def _windows(x, s, window):
+    """All windows of ``window`` consecutive samples of each frame:
+    ``x`` ``[F, T, d]``, ``s`` ``[F, T]`` -> ``[F * (T - W + 1), W, d]``
+    and ``[F * (T - W + 1), W]``."""
+    F, T = s.shape
+    idx = np.arange(T - window + 1)[:, None] + np.arange(window)[None, :]
+    xw = x[:, idx]                                  # [F, n, W, d]
+    sw = s[:, idx]
+    return xw.reshape(-1, window, x.shape[-1]), sw.reshape(-1, window)
+
+
+class SBRNN(LearnedDetector):
+    r"""Sliding bidirectional RNN detector (Farsad & Goldsmith 2018).
+
+    Parameters
+    ----------
+    window : int
+        W, symbols per window (the sliding step is one symbol). Frames
+        shorter than W are read as a single window.
+    constellation : None | str | sionna.phy.mapping.Constellation
+        ``None`` -> BPSK; complex constellations feed (Re, Im) features.
+    hard_out : bool
+        Return the argmax of the averaged posteriors.
+    layers : int
+        Stacked bidirectional LSTM layers, default 3.
+    units : int
+        LSTM units per direction, default 80.
+    dropout : float
+        Dropout rate on the output of every recurrent layer during
+        training, in ``[0, 1)``, default 0.2.
+    learning_rate : float
+        Adam step size, default 0.001.
+    epochs : int
+        Maximum epochs of ``fit``, default 100.
+    patience : int
+        Early-stopping patience (epochs), default 10.
+    batch_size : None | int
+        Windows per Adam step, default 128 (``None``: full batch).
+    clipnorm : float
+        Gradient clipping by global norm, default 1.
+    precision : None | "single" | "double"
+
+    Input
+    -----
+    y : [batch, T], tf.float or tf.complex
+    no : scalar or [batch], tf.float
+        Validated, otherwise unused.
+
+    Output
+    ------
+    : [batch, T, M], tf.float
+        Log of the window-averaged symbol posteriors (normalised), or
+    : [batch, T], tf.int32
+        Their argmax if ``hard_out``.
+    """
+
+    def __init__(self, window, constellation=None, hard_out=False, layers=3,
+                 units=80, dropout=0.2, learning_rate=0.001, epochs=100,
+                 patience=10, batch_size=128, clipnorm=1.0, precision=None,
+                 **kwargs):
+        super().__init__(constellation=constellation, hard_out=hard_out,
+                         precision=precision, **kwargs)
+        self._window = check_int(window, "window")
+        self._layers = check_int(layers, "layers")
+        self._units = check_int(units, "units")
+        if isinstance(dropout, bool) or not isinstance(
+                dropout, (int, float, np.floating)) or \
+                not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be a rate in [0, 1), got "
+                             f"{dropout!r}.")
+        self._dropout = float(dropout)
+        self._learning_rate = check_positive(learning_rate, "learning_rate")
+        self._epochs = check_int(epochs, "epochs")
+        self._patience = check_int(patience, "patience")
+        self._batch_size = check_int(batch_size, "batch_size",
+                                     allow_none=True)
+        self._clipnorm = check_positive(clipnorm, "clipnorm")
+        self._num_features = 2 if self.is_complex else 1
+        self._rnns, self._head = self._build_layers(seed=None)
+        self._soft_fn = tf.function(self._soft)
+        self._runners = {}            # compiled training loops of this net
+
+    # -- network ----------------------------------------------------------
+    def _build_layers(self, seed):
+        """Fresh layers; with an int ``seed`` their initial weights are a
+        deterministic function of it."""
+        def init(kind, i):
+            if seed is None:
+                return kind
+            cls = {"glorot_uniform": keras.initializers.GlorotUniform,
+                   "orthogonal": keras.initializers.Orthogonal}[kind]
+            return cls(seed=(seed + 7919 * i) % (2 ** 31))
+
+        dtype = self.rdtype.name
+        rnns = []
+        for i in range(self._layers):
+            def lstm(j, backwards):
+                return keras.layers.LSTM(
+                    self._units, return_sequences=True,
+                    go_backwards=backwards, dtype=dtype,
+                    kernel_initializer=init("glorot_uniform", 4 * i + j),
+                    recurrent_initializer=init("orthogonal", 4 * i + j + 2))
+            layer = keras.layers.Bidirectional(
+                lstm(0, False), backward_layer=lstm(1, True), dtype=dtype)
+            width = self._num_features if i == 0 else 2 * self._units
+            layer.build((None, self._window, width))
+            rnns.append(layer)
+        head = keras.layers.Dense(self.num_points, dtype=dtype,
+                                  kernel_initializer=init("glorot_uniform",
+                                                          4 * self._layers))
+        head.build((None, self._window, 2 * self._units))
+        return rnns, head
+
+    def _trainable_layers(self, rnns=None, head=None):
+        return (rnns or self._rnns) + [head or self._head]
+
+    def _variables(self):
+        return [v for layer in self._trainable_layers()
+                for v in layer.trainable_variables]
+
+    def _config(self):
+        return {"window": self._window, "layers": self._layers,
+                "units": self._units, "dropout": self._dropout,
+                "learning_rate": self._learning_rate, "epochs": self._epochs,
+                "patience": self._patience, "batch_size": self._batch_size,
+                "clipnorm": self._clipnorm}
+
+    @property
+    def window(self):
+        """int : W, symbols per window."""
+        return self._window
+
+    def _forward(self, params, x, training, seed):
+        """Logits ``[N, W, M]`` of windows ``x`` ``[N, W, d]`` with the
+        trainable weights ``params`` (flat list, pure function)."""
+        h, pos = x, 0
+        for i, layer in enumerate(self._trainable_layers()):
+            n = len(layer.trainable_variables)
+            h, _ = layer.stateless_call(
+                params[pos:pos + n],
+                [v.value for v in layer.non_trainable_variables], h)
+            pos += n
+            if training and self._dropout > 0 and i < self._layers:
+                keep = tf.random.stateless_uniform(
+                    tf.shape(h), tf.random.experimental.stateless_fold_in(
+                        seed, i), dtype=h.dtype) >= self._dropout
+                h = tf.where(keep, h / (1.0 - self._dropout),
+                             tf.zeros_like(h))
+        return h
+
+    def _loss(self, params, x, labels, training, seed):
+        logits = self._forward(params, x, training, seed)
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        return tf.reshape(tf.reduce_mean(ce), [1])
+
+    # -- inference --------------------------------------------------------
+    def _soft(self, y):
+        f = features(y, self.rdtype)                          # [B, T, d]
+        T = f.shape[1]
+        W = self._window if T is None else min(self._window, T)
+        frames = tf.signal.frame(f, W, 1, axis=1)             # [B, n, W, d]
+        B, n = tf.shape(frames)[0], tf.shape(frames)[1]
+        h = tf.reshape(frames, [-1, W, f.shape[-1]])
+        for layer in self._rnns:
+            h = layer(h)
+        probs = tf.nn.softmax(self._head(h), axis=-1)
+        probs = tf.reshape(probs, [B, n, W, self.num_points])
+        # Symbol j + i of the frame is position i of window j: sum the W
+        # shifted copies, then divide by how many windows cover each symbol.
+        total = tf.add_n([tf.pad(probs[:, :, i], [[0, 0], [i, W - 1 - i],
+                                                  [0, 0]])
+                          for i in range(W)])
+        ones = tf.ones([1, n, 1], probs.dtype)
+        count = tf.add_n([tf.pad(ones, [[0, 0], [i, W - 1 - i], [0, 0]])
+                          for i in range(W)])
+        return tf.math.log(total / count)
+
+    def _normalised(self, y, no):
+        lp = self._soft_fn(y)
+        return lp - tf.reduce_logsumexp(lp, axis=-1, keepdims=True)
+
+    def _symbol_logits(self, y, no):
+        return self._soft_fn(y)
+
+    # -- training ---------------------------------------------------------
+    def fit(self, y, s, *, epochs=None, batch_size=None, validation=0.1,
+            patience=None, learning_rate=None, callbacks=None, seed=None,
+            verbose=True):
+        r"""Train on pilot frames, from a fresh (seeded) initialisation.
+
+        Parameters
+        ----------
+        y : [N] or [frames, T], array_like
+            Received pilots; every frame needs ``T >= window``.
+        s : same shape as ``y``, int
+            Symbol indices.
+        epochs, batch_size, patience, learning_rate : None | number
+            Default: the constructor's.
+        validation : None | float | (y_val, s_val)
+            A fraction holds out the *last* part of every frame (windows
+            overlap, so a random split would leak samples into the
+            validation set); or explicit validation pilots; or None / 0.
+        callbacks : None | list of callables
+            ``cb(epoch, logs) -> bool``, see
+            :func:`detectors.learned.train_loop`.
+        seed : None | int
+            Fixes initial weights, shuffling and dropout: the same seed and
+            data give identical weights.
+        verbose : bool
+
+        Output
+        ------
+        : dict, ``loss`` and ``val_loss`` per epoch, ``epochs``,
+          ``best_epoch``, ``seconds``
+
+        Raises
+        ------
+        ValueError, TypeError
+            Mismatched shapes, labels outside ``[0, M)``, NaN/Inf, frames
+            shorter than the window, fewer than ``10 * M * window``
+            samples.
+        """
+        W = self._window
+        yc, sc = check_pilots(y, s, self.num_points, self.is_complex,
+                              MIN_SAMPLES_PER_CLASS * self.num_points * W,
+                              f"samples ({MIN_SAMPLES_PER_CLASS} * M * "
+                              "window)")
+        if yc.shape[1] < W:
+            raise ValueError(f"pilot frames of {yc.shape[1]} samples are "
+                             f"shorter than the window W = {W}.")
+        epochs = self._epochs if epochs is None else check_int(epochs,
+                                                               "epochs")
+        patience = self._patience if patience is None else \
+            check_int(patience, "patience")
+        batch_size = self._batch_size if batch_size is None else \
+            check_int(batch_size, "batch_size")
+        lr = self._learning_rate if learning_rate is None else \
+            check_positive(learning_rate, "learning_rate")
+        seed = split_seed(seed)
+        f = features(tf.constant(yc), self.rdtype).numpy()
+        mode, val = check_validation(validation)
+        if mode == "fraction":
+            T = yc.shape[1]
+            cut = T - max(W, int(round(val * T)))
+            if cut < W:
+                raise ValueError(
+                    f"frames of {T} samples cannot hold out a validation "
+                    f"tail of {T - cut} and keep a training window of {W}; "
+                    "pass validation=(y_val, s_val) or None.")
+            xw, sw = _windows(f[:, :cut], sc[:, :cut], W)
+            xv, sv = _windows(f[:, cut:], sc[:, cut:], W)
+        else:
+            xw, sw = _windows(f, sc, W)
+            if mode == "data":
+                yv, svv = check_pilots(val[0], val[1], self.num_points,
+                                       self.is_complex, W,
+                                       names=("y_val", "s_val"))
+                if yv.shape[1] < W:
+                    raise ValueError("validation frames are shorter than "
+                                     f"the window W = {W}.")
+                fv = features(tf.constant(yv), self.rdtype).numpy()
+                xv, sv = _windows(fv, svv, W)
+        valdata = None if mode == "none" else (tf.constant(xv),
+                                               tf.constant(sv))
+        rnns, head = self._build_layers(seed)
+        params = [v.value for layer in self._trainable_layers(rnns, head)
+                  for v in layer.trainable_variables]
+        t0 = time.perf_counter()
+        params, hist = train_loop(
+            self._loss, params, (tf.constant(xw), tf.constant(sw)), valdata,
+            stacked=False, epochs=epochs, patience=patience,
+            learning_rate=lr, clipnorm=self._clipnorm,
+            batch_size=batch_size, seed=seed, jit=False, epochs_per_call=1,
+            callbacks=callbacks, verbose=verbose, desc="SBRNN",
+            cache_key="sbrnn", cache=self._runners)
+        for var, val_ in zip(self._variables(), params):
+            var.assign(val_)
+        self._trained = True
+        hist[0]["seconds"] = time.perf_counter() - t0
+        return hist[0]

@@ -1,0 +1,129 @@
+r"""Pilot data for training learned detectors, from a link configuration.
+
+The pilots go through the same transmitter and ISI channel as the Monte
+Carlo links (:class:`rxsim.Transmitter`, :class:`channels.ISIChannel`), in
+frames of ``frame_length`` symbols that each follow the preamble. With an
+imperfect-CSI case the channel of every pilot frame is the one the receiver
+*believes* (``channels.csi.CSISpec.believed_taps``, drawn once per frame):
+for ``"perturbed:var=V"`` the true taps with fresh multiplicative errors
+per frame, which is how the ViterbiNet paper trains under CSI uncertainty.
+
+Everything is drawn from stateless seeds, so the same arguments give the
+same numbers on every run and machine.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from channels import ISIChannel
+from detectors.learned import check_int
+
+from .config import snr_to_no
+from .transmitter import Transmitter
+
+__all__ = ["pilot_data", "stateless_seed"]
+
+
+def stateless_seed(seed):
+    """A seed as an ``int32`` ``[2]`` tensor for ``tf.random.stateless_*``.
+
+    Parameters
+    ----------
+    seed : None | int | [2] int array_like
+        An int (any size, e.g. a 62-bit sweep-point seed) is split into two
+        31-bit halves; ``None`` draws one from the OS.
+    """
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"`seed` must be None, an int or an int [2], got "
+                        f"{seed!r}.")
+    if isinstance(seed, (int, np.integer)):
+        seed = int(seed) & (2 ** 62 - 1)
+        return tf.constant([seed & 0x7FFFFFFF, seed >> 31], tf.int32)
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer or seed.shape.as_list() != [2]:
+        raise ValueError(f"`seed` must be None, an int or an integer [2] "
+                         f"seed, got {seed.dtype.name} "
+                         f"{seed.shape.as_list()}.")
+    return tf.cast(seed, tf.int32)
+
+
+def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
+               csi=None, frame_length=500, seed=None, *, no=None):
+    r"""Labelled pilots ``(y, s)`` through an ISI channel.
+
+    Parameters
+    ----------
+    taps : [L], array_like
+        True channel taps.
+    snr_db : None | float
+        SNR in dB, ``no = 10**(-snr_db / 10)`` (unnormalised taps, as in
+        the sweeps). Give exactly one of ``snr_db`` and ``no``.
+    num_symbols : int
+        Total pilot symbols: a multiple of ``frame_length``, or fewer than
+        it (one frame).
+    constellation : None | str | Constellation
+        ``None`` -> BPSK.
+    csi : None | str | channels.csi.CSISpec
+        ``None`` / ``"perfect"``: every frame sees ``taps``. Otherwise each
+        frame sees the taps the receiver believes under this CSI case,
+        e.g. ``"perturbed:var=0.1"``.
+    frame_length : int
+        Symbols per frame (each frame restarts after the preamble; with
+        imperfect CSI, taps are redrawn per frame).
+    seed : None | int | [2] int
+        Stateless seed (see :func:`stateless_seed`).
+    no : None | float
+        Noise variance instead of ``snr_db``.
+
+    Output
+    ------
+    y : [frames, T], np.float32 (np.complex64 for complex constellations
+        or taps)
+        Received samples.
+    s : [frames, T], np.int32
+        Transmitted symbol indices.
+    """
+    from channels.csi import parse_csi
+
+    if (snr_db is None) == (no is None):
+        raise ValueError("give exactly one of `snr_db` and `no`.")
+    if no is None:
+        try:
+            no = snr_to_no(snr_db)
+        except (TypeError, ValueError):
+            raise TypeError(f"`snr_db` must be a number, got {snr_db!r}.") \
+                from None
+        if not np.isfinite(no):
+            raise ValueError(f"`snr_db` must be finite, got {snr_db!r}.")
+    else:
+        no = float(no)
+        if not np.isfinite(no) or no < 0:
+            raise ValueError(f"`no` (noise variance) must be finite and "
+                             f">= 0, got {no!r}.")
+    num_symbols = check_int(num_symbols, "num_symbols")
+    frame_length = check_int(frame_length, "frame_length")
+    if num_symbols < frame_length:
+        frames, T = 1, num_symbols
+    elif num_symbols % frame_length:
+        raise ValueError(
+            f"`num_symbols` = {num_symbols} is not a multiple of "
+            f"`frame_length` = {frame_length}; use e.g. "
+            f"{num_symbols - num_symbols % frame_length} or "
+            f"{num_symbols + frame_length - num_symbols % frame_length}.")
+    else:
+        frames, T = num_symbols // frame_length, frame_length
+    spec = parse_csi("perfect" if csi is None else csi)
+    tx_seed, ch_seed, csi_seed = tf.unstack(
+        tf.random.experimental.stateless_split(stateless_seed(seed), 3))
+    channel = ISIChannel(taps, constellation=constellation)
+    transmitter = Transmitter(constellation)
+    s, x = transmitter(frames, T, seed=tx_seed)
+    frame_taps = None
+    if spec.kind != "perfect":
+        frame_taps = spec.believed_taps(channel.taps, no, frames,
+                                        seed=csi_seed,
+                                        constellation=constellation)
+    y = channel(x, no, taps=frame_taps, seed=ch_seed)
+    return y.numpy(), s.numpy().astype(np.int32)
