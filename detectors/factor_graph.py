@@ -35,14 +35,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .learned import (LearnedDetector, check_int, check_pilots,
-                      check_positive, check_validation, features,
+from .learned import (LearnedDetector, check_int, check_nonnegative,
+                      check_pilots, check_positive, check_validation,
+                      features,
                       split_seed, split_validation, train_loop,
                       MIN_SAMPLES_PER_CLASS)
-from .trellis import (INITIAL_STATES, BranchMetrics, Trellis,
-                      check_chunking, forward_backward_time_major,
-                      tuple_labels, tuple_to_branch_metrics,
-                      viterbi_time_major)
+from .trellis import (INITIAL_STATES, Trellis, check_chunking,
+                      forward_backward, tuple_labels,
+                      tuple_to_branch_metrics, viterbi_decode)
 
 __all__ = ["ViterbiNet", "LearnedFactorGraph", "train_many", "StackedMLP",
            "MARGINALS", "ACTIVATIONS"]
@@ -202,17 +202,19 @@ def _state_loglik(y, params, shift, scale, gmm, activations):
 
 
 def _metrics(y, params, shift, scale, gmm, activations, num_points):
-    return BranchMetrics.from_tensor(tuple_to_branch_metrics(
-        _state_loglik(y, params, shift, scale, gmm, activations),
-        num_points))
+    """Branch metrics ``[B, T, S, M]``."""
+    return tuple_to_branch_metrics(
+        _state_loglik(y, params, shift, scale, gmm, activations), num_points)
 
 
+# The trellis core's public recursions trace in place inside these compiled
+# functions (they take and return batch-major tensors).
 def _soft(y, params, shift, scale, gmm, activations, num_points, max_log,
           initial_state, chunk_size, overlap):
-    lp = forward_backward_time_major(
+    return forward_backward(
         _metrics(y, params, shift, scale, gmm, activations, num_points),
-        max_log, initial_state, chunk_size, overlap)
-    return tf.transpose(lp, [2, 0, 1])
+        max_log=max_log, initial_state=initial_state, chunk_size=chunk_size,
+        overlap=overlap)
 
 
 def _argmax(y, params, shift, scale, gmm, activations, num_points, max_log,
@@ -225,10 +227,9 @@ def _argmax(y, params, shift, scale, gmm, activations, num_points, max_log,
 def _viterbi(y, params, shift, scale, gmm, activations, num_points, max_log,
              initial_state, chunk_size, overlap):
     del max_log
-    x = viterbi_time_major(
+    return viterbi_decode(
         _metrics(y, params, shift, scale, gmm, activations, num_points),
-        initial_state, chunk_size, overlap)
-    return tf.transpose(x)
+        initial_state=initial_state, chunk_size=chunk_size, overlap=overlap)
 
 
 _soft_compiled = tf.function(_soft, jit_compile=True)
@@ -245,7 +246,7 @@ class _TrellisNet(LearnedDetector):
 
     def __init__(self, memory, constellation=None, hard_out=False,
                  hidden=(100, 50), activations=("sigmoid", "relu"),
-                 learning_rate=0.01, epochs=300, patience=20,
+                 learning_rate=0.01, epochs=300, patience=20, min_delta=0.0,
                  batch_size=None, clipnorm=1.0, marginal="ignore",
                  initial_state="known", chunk_size=None, overlap=None,
                  precision=None, **kwargs):
@@ -282,6 +283,7 @@ class _TrellisNet(LearnedDetector):
         self._learning_rate = check_positive(learning_rate, "learning_rate")
         self._epochs = check_int(epochs, "epochs")
         self._patience = check_int(patience, "patience")
+        self._min_delta = check_nonnegative(min_delta, "min_delta")
         self._batch_size = check_int(batch_size, "batch_size",
                                      allow_none=True)
         self._clipnorm = check_positive(clipnorm, "clipnorm")
@@ -334,7 +336,8 @@ class _TrellisNet(LearnedDetector):
         return {"memory": self.memory, "hidden": list(self._hidden),
                 "activations": list(self._activations),
                 "learning_rate": self._learning_rate, "epochs": self._epochs,
-                "patience": self._patience, "batch_size": self._batch_size,
+                "patience": self._patience, "min_delta": self._min_delta,
+                "batch_size": self._batch_size,
                 "clipnorm": self._clipnorm, "marginal": self._marginal,
                 "initial_state": self._initial_state,
                 "chunk_size": self._chunk_size, "overlap": self._overlap}
@@ -683,8 +686,9 @@ def train_many(detectors, y, s, *, epochs=None, batch_size=None,
     t0 = time.perf_counter()
     params, hist = train_loop(
         _mlp_loss(first._activations), params, train, val, stacked=True,
-        epochs=epochs, patience=patience, learning_rate=lr,
-        clipnorm=first._clipnorm, batch_size=batch_size, seed=seeds[0],
+        epochs=epochs, patience=patience, min_delta=first._min_delta,
+        learning_rate=lr, clipnorm=first._clipnorm, batch_size=batch_size,
+        seed=seeds[0],
         callbacks=callbacks, verbose=verbose,
         desc=(f"{type(first).__name__}" if K == 1 else
               f"{K} learned trellis detectors"),

@@ -53,6 +53,7 @@ from .base import Detector
 from .constellations import constellation_name, make_constellation
 
 __all__ = ["LearnedDetector", "check_pilots", "check_validation",
+           "check_int", "check_positive", "check_nonnegative",
            "train_loop", "features", "split_validation", "split_seed",
            "checkpoint_paths", "FORMAT_NAME", "FORMAT_VERSION",
            "MIN_SAMPLES_PER_CLASS"]
@@ -188,6 +189,13 @@ def check_positive(value, name):
     return v
 
 
+def check_nonnegative(value, name):
+    """``value`` as a finite float >= 0."""
+    if value == 0:
+        return 0.0
+    return check_positive(value, name)
+
+
 def split_seed(seed):
     """A user seed (None or int) -> an int in ``[0, 2**31)``; None draws
     one from the OS."""
@@ -241,20 +249,23 @@ def _per_model_sq_norm(tensors, stacked):
                                 for g in tensors]), [1])
 
 
-def _make_runner(loss_fn, stacked, batch_size, has_val, jit):
-    """Compiled ``run(...)``: a number of epochs of Adam with early
-    stopping, everything carried as tensors (see :func:`train_loop`)."""
+def _make_runner(loss_fn, stacked, batch_size, has_val, jit, buf_len):
+    """Compiled ``run(...)``: up to ``buf_len`` epochs of Adam with early
+    stopping, everything carried as tensors (see :func:`train_loop`). The
+    number of epochs to run is a runtime value; ``buf_len`` is static so
+    that XLA compiles once whatever the chunk."""
     axis = 1 if stacked else 0
 
     def run(params, m, v, best, best_val, since, active, stopped_at, step,
-            epoch, num_epochs, lr, clipnorm, patience, seed, x, lab, xv, lv):
+            epoch, num_epochs, lr, clipnorm, patience, min_delta, seed, x, lab,
+            xv, lv):
         n = tf.shape(lab)[axis]
         bs = n if batch_size is None else batch_size
         nb = 1 if batch_size is None else n // bs
         K = tf.shape(best_val)[0]
         dtype = best_val.dtype
-        loss_buf = tf.fill([num_epochs, K], tf.constant(np.nan, dtype))
-        val_buf = tf.fill([num_epochs, K], tf.constant(np.nan, dtype))
+        loss_buf = tf.fill([buf_len, K], tf.constant(np.nan, dtype))
+        val_buf = tf.fill([buf_len, K], tf.constant(np.nan, dtype))
 
         def one_step(b, perm, e, params, m, v, step, acc, active):
             if batch_size is None:
@@ -311,7 +322,7 @@ def _make_runner(loss_fn, stacked, batch_size, has_val, jit):
                 vl = loss_fn(params, xv, lv, False, tf.stack([seed, 0]))
                 val_buf = tf.tensor_scatter_nd_update(val_buf, [[i]],
                                                       vl[None])
-                better = tf.logical_and(active, vl < best_val)
+                better = tf.logical_and(active, vl < best_val - min_delta)
                 best = [tf.where(_expand(better, p, stacked), p, bp)
                         for p, bp in zip(params, best)]
                 best_val = tf.where(better, vl, best_val)
@@ -331,14 +342,14 @@ def _make_runner(loss_fn, stacked, batch_size, has_val, jit):
             (tf.constant(0), params, m, v, best, best_val, since, active,
              stopped_at, step, loss_buf, val_buf))
 
-    return tf.function(run, jit_compile=jit, reduce_retracing=True)
+    return tf.function(run, jit_compile=jit)
 
 
 _RUNNERS = {}
 
 
 def train_loop(loss_fn, params, train, val=None, *, stacked, epochs,
-               patience=20, learning_rate=0.01, clipnorm=1.0,
+               patience=20, min_delta=0.0, learning_rate=0.01, clipnorm=1.0,
                batch_size=None, seed=0, jit=True, epochs_per_call=25,
                callbacks=None, verbose=False, desc="training",
                cache_key=None, cache=None):
@@ -366,6 +377,9 @@ def train_loop(loss_fn, params, train, val=None, *, stacked, epochs,
     patience : int
         Early stopping: a model stops after this many epochs without a new
         best validation loss; its best weights are returned.
+    min_delta : float
+        A validation loss counts as a new best only if it is lower than
+        the best so far by more than this (nats).
     learning_rate, clipnorm : float
         Adam step size; maximum global gradient norm of each model.
     batch_size : None or int
@@ -401,11 +415,12 @@ def train_loop(loss_fn, params, train, val=None, *, stacked, epochs,
         (epochs run), ``best_epoch`` (1-based, or None without ``val``).
     """
     cache = _RUNNERS if cache is None else cache
-    key = (cache_key, stacked, batch_size, val is not None, jit)
+    key = (cache_key, stacked, batch_size, val is not None, jit,
+           epochs_per_call)
     runner = cache.get(key) if cache_key is not None else None
     if runner is None:
         runner = _make_runner(loss_fn, stacked, batch_size, val is not None,
-                              jit)
+                              jit, epochs_per_call)
         if cache_key is not None:
             cache[key] = runner
     params = [tf.convert_to_tensor(p) for p in params]
@@ -426,7 +441,8 @@ def train_loop(loss_fn, params, train, val=None, *, stacked, epochs,
              tf.fill([K], tf.constant(epochs, tf.int32)),  # stop epoch
              tf.constant(0.0, dtype))                     # Adam step
     hyper = (tf.constant(learning_rate, dtype), tf.constant(clipnorm, dtype),
-             tf.constant(patience, tf.int32), tf.constant(seed, tf.int32))
+             tf.constant(patience, tf.int32), tf.constant(min_delta, dtype),
+             tf.constant(seed, tf.int32))
     losses, vals = [], []
     bar = None
     if verbose:
@@ -677,6 +693,12 @@ class LearnedDetector(Detector):
             det = klass(**config)
         except (TypeError, ValueError) as e:
             raise bad(f"its config does not build a {name} ({e})") from None
+        # Constructors forward unknown keywords to sionna's Block, so an
+        # added key would be silently accepted: compare the key sets.
+        known = {**det._base_config(), **det._config()}
+        if set(config) != set(known):
+            raise bad(f"its config keys {sorted(config)} are not those of a "
+                      f"{name} ({sorted(known)})")
         variables = det._variables()
         shapes = meta.get("variables")
         expected = [{"shape": list(map(int, var.shape)),

@@ -8,13 +8,14 @@ The branch metric of state ``s`` and input ``m`` at time ``k`` is
 handing the detectors estimated or perturbed taps.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from .base import TapsDetector
-from .gaussian import gaussian_loglik
+from .gaussian import NO_FLOOR, gaussian_loglik
 from .trellis import (INITIAL_STATES, BranchMetrics, Trellis, branch_means,
-                      check_chunking, forward_backward_time_major,
-                      viterbi_time_major)
+                      check_chunking, compiled_with_gradient,
+                      forward_backward_time_major, viterbi_time_major)
 
 __all__ = ["gaussian_branch_metrics", "GaussianBranchMetrics",
            "ViterbiDetector", "BCJRDetector"]
@@ -25,6 +26,8 @@ def _means_and_noise(y, no, taps, points):
     taps = tf.convert_to_tensor(taps)
     taps = taps[None] if taps.shape.rank == 1 else taps
     mu = branch_means(taps, tf.cast(points, taps.dtype))
+    if not tf.is_tensor(no):        # keep a Python float's precision
+        no = np.asarray(no, dtype=y.dtype.real_dtype.as_numpy_dtype)
     no = tf.reshape(tf.cast(no, y.dtype.real_dtype), [-1])
     no = no * tf.ones([tf.shape(y)[0]], no.dtype)
     return mu, no
@@ -58,8 +61,15 @@ def gaussian_branch_metrics(y, no, taps, points):
 
 
 class GaussianBranchMetrics(BranchMetrics):
-    r"""Gaussian branch metrics computed step by step inside the recursion
+    r"""Gaussian branch metrics computed step by step inside the recursions
     (never materialised for the whole block).
+
+    Expanding the square of :func:`gaussian_branch_metrics`, the branch
+    metric is ``(y mu - mu**2 / 2) / no`` (real) or
+    ``(2 Re(y conj(mu)) - |mu|**2) / no`` (complex), i.e. ``log p(y | s, m)``
+    up to the per-sample constant ``-|y|**2 / (2 no)`` (resp. ``/ no``)
+    which cancels in every posterior and decision. Per branch and step this
+    is one or two fused multiply-adds and no division.
 
     Parameters
     ----------
@@ -73,12 +83,27 @@ class GaussianBranchMetrics(BranchMetrics):
         y = tf.convert_to_tensor(y)
         mu, no = _means_and_noise(y, no, tf.cast(taps, y.dtype), points)
         mu = tf.transpose(mu, [1, 2, 0])               # [S, M, B|1]
-        no = no[None, None, :]
+        rdtype = y.dtype.real_dtype
+        # Same floor as gaussian_loglik: no = 0 stays finite.
+        w = 1.0 / tf.maximum(no, tf.cast(NO_FLOOR, rdtype))  # [B]
+        if y.dtype.is_complex:
+            mr, mi = tf.math.real(mu), tf.math.imag(mu)
+            bias = -(mr ** 2 + mi ** 2) * w
+            ar, ai = 2.0 * mr * w, 2.0 * mi * w          # [S, M, B]
+            # time-major [T, 2, B]: real and imaginary parts of y[k]
+            inputs = tf.transpose(tf.stack([tf.math.real(y),
+                                            tf.math.imag(y)]), [2, 0, 1])
 
-        def step(y_k):                                  # y_k [B]
-            return gaussian_loglik(y_k[None, None, :], mu, no)
+            def step(y_k):                             # [2, B]
+                return y_k[0] * ar + (y_k[1] * ai + bias)
+        else:
+            bias = -0.5 * mu ** 2 * w
+            a = mu * w
+            inputs = tf.transpose(y)                   # [T, B]
 
-        super().__init__(tf.transpose(y), step, mu.shape[0], mu.shape[1])
+            def step(y_k):                             # [B]
+                return y_k * a + bias
+        super().__init__(inputs, step, mu.shape[0], mu.shape[1])
 
 
 class _TrellisDetector(TapsDetector):
@@ -100,7 +125,7 @@ class _TrellisDetector(TapsDetector):
             chunk_size, overlap, self.memory)
         # Cached per instance; inside a user's tf.function they are traced
         # in place (and inlined under XLA).
-        self._soft_fn = tf.function(self._soft, jit_compile=True)
+        self._soft_fn = compiled_with_gradient(self._soft)
         self._hard_fn = tf.function(self._hard, jit_compile=True)
 
     @property

@@ -31,6 +31,9 @@ from .learned import (LearnedDetector, check_int, check_pilots,
 
 __all__ = ["SBRNN"]
 
+# Compiled inference per architecture (see SBRNN._soft_fn).
+_INFERENCE = {}
+
 
 def _windows(x, s, window):
     """All windows of ``window`` consecutive samples of each frame:
@@ -111,8 +114,6 @@ class SBRNN(LearnedDetector):
         self._clipnorm = check_positive(clipnorm, "clipnorm")
         self._num_features = 2 if self.is_complex else 1
         self._rnns, self._head = self._build_layers(seed=None)
-        self._soft_fn = tf.function(self._soft)
-        self._runners = {}            # compiled training loops of this net
 
     # -- network ----------------------------------------------------------
     def _build_layers(self, seed):
@@ -188,17 +189,24 @@ class SBRNN(LearnedDetector):
         return tf.reshape(tf.reduce_mean(ce), [1])
 
     # -- inference --------------------------------------------------------
-    def _soft(self, y):
+    def _arch(self):
+        """Everything the computation graph depends on."""
+        return (self._window, self._layers, self._units, self._dropout,
+                self._num_features, self.num_points, self.rdtype.name)
+
+    def _soft_with(self, params, y):
+        """Window-averaged log-posteriors ``[B, T, M]`` for weights
+        ``params`` (pure function of its inputs)."""
         f = features(y, self.rdtype)                          # [B, T, d]
         T = f.shape[1]
         W = self._window if T is None else min(self._window, T)
         frames = tf.signal.frame(f, W, 1, axis=1)             # [B, n, W, d]
         B, n = tf.shape(frames)[0], tf.shape(frames)[1]
-        h = tf.reshape(frames, [-1, W, f.shape[-1]])
-        for layer in self._rnns:
-            h = layer(h)
-        probs = tf.nn.softmax(self._head(h), axis=-1)
-        probs = tf.reshape(probs, [B, n, W, self.num_points])
+        logits = self._forward(params, tf.reshape(frames, [-1, W,
+                                                           f.shape[-1]]),
+                               False, None)
+        probs = tf.reshape(tf.nn.softmax(logits, axis=-1),
+                           [B, n, W, self.num_points])
         # Symbol j + i of the frame is position i of window j: sum the W
         # shifted copies, then divide by how many windows cover each symbol.
         total = tf.add_n([tf.pad(probs[:, :, i], [[0, 0], [i, W - 1 - i],
@@ -208,6 +216,14 @@ class SBRNN(LearnedDetector):
         count = tf.add_n([tf.pad(ones, [[0, 0], [i, W - 1 - i], [0, 0]])
                           for i in range(W)])
         return tf.math.log(total / count)
+
+    def _soft_fn(self, y):
+        # One compiled graph per architecture, shared by all instances (the
+        # weights are arguments); the first instance serves as template.
+        fn = _INFERENCE.get(self._arch())
+        if fn is None:
+            fn = _INFERENCE[self._arch()] = tf.function(self._soft_with)
+        return fn([tf.convert_to_tensor(v) for v in self._variables()], y)
 
     def _normalised(self, y, no):
         lp = self._soft_fn(y)
@@ -306,7 +322,7 @@ class SBRNN(LearnedDetector):
             learning_rate=lr, clipnorm=self._clipnorm,
             batch_size=batch_size, seed=seed, jit=False, epochs_per_call=1,
             callbacks=callbacks, verbose=verbose, desc="SBRNN",
-            cache_key="sbrnn", cache=self._runners)
+            cache_key=("sbrnn",) + self._arch())
         for var, val_ in zip(self._variables(), params):
             var.assign(val_)
         self._trained = True

@@ -45,11 +45,20 @@ elementwise loops.
 
 Numerical safety: initial metrics are finite (forbidden initial states get
 a large negative penalty, never ``-inf``), every step subtracts the maximum
-over states, and log-sum-exp of two terms is computed as
-``max + log1p(exp(-|a-b|))`` with an exact custom gradient. Symbol
-log-probabilities are taken from the forward and backward messages at the
-next state, ``log p(x[k]=m | y) = logsumexp_q(alpha[k+1](qM+m) +
+over states, and log-sum-exp of two terms is ``max + log(1 + exp(-|a-b|))``
+with an exact custom gradient (the softmax weights, also at ties). Symbol
+log-probabilities come from the forward and backward messages at the next
+state, ``log p(x[k]=m | y) = logsumexp_q(alpha[k+1](qM+m) +
 beta[k+1](qM+m))`` (the next state holds ``x[k]`` as its last digit).
+
+Memory and speed: survivors are packed into bytes (8 per byte for M = 2)
+and traced back inside XLA; the forward-backward recursion keeps a
+checkpoint of alpha every ``K ~ sqrt(T)`` steps and recomputes one segment
+at a time for the backward pass, so the stored messages are ``O(sqrt(T))``
+per frame (large temporaries cost page faults on every call) and stay in
+cache. In float32 the two transcendentals of every log-sum-exp use short
+polynomials (error at float32 rounding), which XLA fuses with the rest of
+the step; float64 uses the library functions.
 
 Long streams: ``chunk_size=N, overlap=D`` processes windows of ``N + D``
 steps. The forward message is carried exactly from chunk to chunk; the
@@ -58,6 +67,13 @@ window starts ``D >= 5 L`` steps beyond the chunk's last symbol, so memory
 is ``O(N + D)`` whatever the stream length and the decisions equal those
 of whole-block decoding unless survivors have not merged within ``D``
 steps. The last window runs to the true end of the block.
+
+Entry points: :func:`viterbi_decode` and :func:`forward_backward` take a
+``[batch, T, S, M]`` tensor and run a cached XLA-compiled recursion
+(differentiable); :func:`viterbi_time_major` and
+:func:`forward_backward_time_major` take a :class:`BranchMetrics` and build
+the recursion inside the caller's XLA-compiled function (how the detectors
+use it, computing metrics step by step).
 """
 
 import numpy as np
@@ -66,9 +82,11 @@ import tensorflow as tf
 from .checks import MAX_STATES
 
 __all__ = ["Trellis", "BranchMetrics", "check_trellis_size",
-           "tuple_to_branch_metrics", "branch_to_tuple_metrics",
-           "tuple_labels", "branch_means", "viterbi_decode",
-           "forward_backward", "INITIAL_STATES"]
+           "check_chunking", "tuple_to_branch_metrics",
+           "branch_to_tuple_metrics", "tuple_labels", "branch_means",
+           "viterbi_decode", "forward_backward", "viterbi_time_major",
+           "forward_backward_time_major", "compiled_with_gradient",
+           "INITIAL_STATES"]
 
 INITIAL_STATES = ("known", "unknown")
 
@@ -177,8 +195,9 @@ class BranchMetrics:
     Parameters
     ----------
     inputs : [T, ...], tf.Tensor
-        Time-major per-step inputs (e.g. received samples ``[T, batch]``);
-        T must be static.
+        Time-major per-step inputs (e.g. received samples ``[T, batch]``).
+        A static T (known when tracing) gives bounded loops, which XLA
+        needs to differentiate.
     fn : callable
         ``fn(inputs[k]) -> [S, M, batch]`` branch log-likelihoods of step k.
     num_states, num_points : int
@@ -253,6 +272,8 @@ def tuple_to_branch_metrics(tuple_metrics, num_points):
     if n is None or n % num_points:
         raise ValueError(f"`tuple_metrics` last axis ({n}) must be M**L "
                          f"for M = {num_points}.")
+    check_trellis_size(num_points, _memory_from(n // num_points,
+                                                num_points))
     shape = tf.concat([tf.shape(t)[:-1], [n // num_points, num_points]], 0)
     return tf.reshape(t, shape)
 
@@ -294,7 +315,7 @@ def tuple_labels(symbols, num_points, memory):
     return c
 
 
-def branch_means(taps, points, memory=None):
+def branch_means(taps, points):
     r"""Noiseless channel output of every branch.
 
     Parameters
@@ -310,7 +331,7 @@ def branch_means(taps, points, memory=None):
         ``mu[s, m] = h[0] p[m] + sum_{j>=1} h[j] p[x[k-j](s)]``.
     """
     taps = tf.convert_to_tensor(taps)
-    L = taps.shape[-1] if memory is None else memory
+    L = taps.shape[-1]
     points = tf.cast(points, taps.dtype)
     M = points.shape[0]
     trellis = Trellis(M, L)
@@ -325,18 +346,66 @@ def branch_means(taps, points, memory=None):
 # --------------------------------------------------------------------------
 # One trellis step, time-major, batch innermost
 # --------------------------------------------------------------------------
+def _exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0`` in float32, as fusable arithmetic.
+
+    XLA's CPU ``exp`` and ``log`` cost several times this polynomial
+    (range checks, generic range reduction); the recursions spend most of
+    their time here. Relative error < 1e-7 (float32 rounding) down to
+    ``x = -40``; below, ``exp(-40) = 4e-18`` is returned: it is only ever
+    added to values >= 1 (or to a maximum), where it is below rounding, and
+    it keeps every intermediate a normal float (denormals are very slow).
+    """
+    x = tf.maximum(x, -40.0)
+    n = tf.round(x * 1.4426950408889634)               # x / ln 2
+    r = x - n * 0.693145751953125 - n * 1.428606765330187e-06  # |r| <= ln2/2
+    p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (
+        1 / 120 + r * (1 / 720 + r * (1 / 5040)))))))
+    scale = tf.bitcast(tf.bitwise.left_shift(tf.cast(n, tf.int32) + 127, 23),
+                       tf.float32)                     # 2**n, n in [-58, 0]
+    return p * scale
+
+
+def _log1p_unit(t):
+    """``log(1 + t)`` for ``0 <= t <= 1`` in float32: ``2 atanh(s)`` with
+    ``s = t / (2 + t) <= 1/3``; absolute error < 2e-7."""
+    # 1 / (2 + t) by Newton from a chord (relative error 4% -> 2e-6 ->
+    # 4e-12): no division, which XLA would not fuse with the rest.
+    x = 2.0 + t
+    r = 0.5 - (x - 2.0) * (1 / 6)
+    r = r * (2.0 - x * r)
+    r = r * (2.0 - x * r)
+    r = r * (2.0 - x * r)
+    s = t * r
+    s2 = s * s
+    return 2.0 * s * (1.0 + s2 * (1 / 3 + s2 * (1 / 5 + s2 * (1 / 7 + s2 * (
+        1 / 9 + s2 * (1 / 11 + s2 * (1 / 13)))))))
+
+
+def _softplus_neg(d):
+    """``log(1 + exp(-d))`` for ``d >= 0``."""
+    if d.dtype == tf.float32:
+        return _log1p_unit(_exp_nonpositive(-d))
+    # float64 (the exactness path): library functions. log(1 + x) rather
+    # than log1p(x): x <= 1, so the error is at most one ulp of 1.
+    return tf.math.log(1.0 + tf.exp(-d))
+
+
 @tf.custom_gradient
 def _lse2(a, b):
-    """``log(exp(a) + exp(b))`` with one exp and one log; the gradient is
-    the exact softmax also at ties (where max/abs subgradients are not)."""
-    # log(1 + x) instead of log1p(x): x <= 1, so the absolute error is at
-    # most one ulp of 1, and XLA vectorises log better than log1p.
-    out = tf.maximum(a, b) + tf.math.log(1.0 + tf.exp(-tf.abs(a - b)))
+    """``log(exp(a) + exp(b))``; the gradient is the exact softmax also at
+    ties (where max/abs subgradients are not)."""
+    out = tf.maximum(a, b) + _softplus_neg(tf.abs(a - b))
 
     def grad(g):
         w = tf.sigmoid(a - b)
         return g * w, g * (1.0 - w)
     return out, grad
+
+
+def _exp_shifted(x):
+    """``exp(x)`` for ``x <= 0`` (fast float32 path)."""
+    return _exp_nonpositive(x) if x.dtype == tf.float32 else tf.exp(x)
 
 
 def _reduce(c, axis, mode):
@@ -369,7 +438,8 @@ def _reduce(c, axis, mode):
     # log-sum-exp is shift invariant: the max may be a constant for the
     # gradient, which keeps it exact at ties.
     best = tf.stop_gradient(best)
-    return best + tf.math.log(tf.add_n([tf.exp(p - best) for p in parts]))
+    return best + tf.math.log(tf.add_n([_exp_shifted(p - best)
+                                        for p in parts]))
 
 
 def _normalise(a):
@@ -381,7 +451,7 @@ def _normalise(a):
 def _forward_step(alpha, gamma, M, mode):
     """``alpha`` [S, B], ``gamma`` [S, M, B] -> alpha at k+1 [S, B]
     (and the survivor digit ``d`` [S, B] int8 with ``mode="argmax"``)."""
-    S = alpha.shape[0]
+    S = gamma.shape[0]
     R = S // M
     # s = d R + r -> s' = r M + m: reduce over the leading axis d.
     c = tf.reshape(alpha, [M, R, 1, -1]) + tf.reshape(gamma, [M, R, M, -1])
@@ -393,7 +463,7 @@ def _forward_step(alpha, gamma, M, mode):
 
 def _backward_step(beta, gamma, M, mode):
     """``beta`` at k+1 [S, B], ``gamma`` [S, M, B] -> beta at k [S, B]."""
-    S = beta.shape[0]
+    S = gamma.shape[0]
     R = S // M
     # beta[k](d R + r) = reduce_m gamma(d R + r, m) + beta[k+1](r M + m)
     c = tf.reshape(gamma, [M, R, M, -1]) + tf.reshape(beta, [1, R, M, -1])
@@ -527,10 +597,10 @@ def _backward_plain(metrics, t1, t0, beta, mode, bound):
     return _loop(t1 - t0, body, (beta,), bound)[0]
 
 
-def _symbol_log_probs(alpha_next, beta_next, M, mode):
+def _symbol_log_probs(alpha_next, beta_next, S, M, mode):
     """Messages at time k+1 ``[S, B]`` -> normalised ``log p(x[k] | y)``
     ``[B, M]``: the next state ``q M + m`` holds ``x[k] = m``."""
-    z = tf.reshape(alpha_next + beta_next, [-1, M, tf.shape(alpha_next)[1]])
+    z = tf.reshape(alpha_next + beta_next, [S // M, M, -1])
     scores = _reduce(z, 0, mode)                       # [M, B]
     scores -= _reduce(scores, 0, "sum")[None]
     return tf.transpose(scores)
@@ -543,46 +613,60 @@ def _backward_outputs(metrics, t1, t0, beta, alphas, out, mode, bound):
 
     def body(i, b, out):
         k = t1 - 1 - i
-        out = out.write(k, _symbol_log_probs(alphas.read(k - t0), b, M,
-                                             mode))
+        out = out.write(k, _symbol_log_probs(alphas.read(k - t0), b,
+                                             metrics.num_states, M, mode))
         return _backward_step(b, metrics.at(k), M, mode), out
 
     return _loop(t1 - t0, body, (beta, out), bound)
 
 
 # --------------------------------------------------------------------------
-# Windows: outputs for steps [t0, t_out), recursions over [t0, t_end)
+# Blocks: outputs for steps [t0, t_out); with ``lookahead`` the recursions
+# reach on to t_end (continuous mode), else t_end == t_out (whole block)
 # --------------------------------------------------------------------------
-def _viterbi_window(metrics, alpha, t0, t_out, t_end, width, out):
+def _viterbi_block(metrics, alpha, t0, t_out, t_end, width, out, lookahead):
     dec_dtype = tf.int32 if metrics.num_points > 256 else tf.uint8
-    dec = tf.TensorArray(dec_dtype, size=width)
+    dec = tf.TensorArray(dec_dtype, size=t_end - t0 if width is None
+                         else width)
     alpha_out, dec = _forward_decisions(metrics, t0, t_out, alpha, dec, t0,
                                         width)
-    alpha_end, dec = _forward_decisions(metrics, t_out, t_end, alpha_out,
-                                        dec, t0, width)
+    alpha_end = alpha_out
+    if lookahead:
+        alpha_end, dec = _forward_decisions(metrics, t_out, t_end, alpha_out,
+                                            dec, t0, width)
     state = tf.argmax(alpha_end, axis=0, output_type=tf.int32)
-    state, _ = _traceback(metrics, t_end, t_out, state, dec, t0, None, width)
+    if lookahead:       # trace back through the overlap without output
+        state, _ = _traceback(metrics, t_end, t_out, state, dec, t0, None,
+                              width)
     _, out = _traceback(metrics, t_out, t0, state, dec, t0, out, width)
     return alpha_out, out
 
 
 def _segment(width):
     """Checkpoint spacing K ~ sqrt(width): the stored forward messages
-    (checkpoints + one recomputed segment) stay O(sqrt(T)) per frame."""
+    (checkpoints + one recomputed segment) stay O(sqrt(T)) per frame, and
+    a segment stays in cache while the backward pass consumes it."""
+    if width is None:           # T unknown while tracing
+        return 64
     return max(1, int(np.ceil(np.sqrt(width))))
 
 
-def _bcjr_window(metrics, alpha, t0, t_out, t_end, width, out, mode):
+def _bcjr_block(metrics, alpha, t0, t_out, t_end, width, out, lookahead,
+                mode):
     K = _segment(width)
     n_seg = (t_out - t0 + K - 1) // K
-    ckpt = tf.TensorArray(alpha.dtype, size=-(-width // K),
-                          element_shape=alpha.shape)
+    max_seg = None if width is None else -(-width // K)
+    ckpt = tf.TensorArray(alpha.dtype, size=n_seg if width is None
+                          else max_seg, element_shape=alpha.shape)
     alpha_out, ckpt = _forward_checkpoints(metrics, t0, t_out, alpha, mode,
-                                           ckpt, K, -(-width // K))
-    beta = _backward_plain(metrics, t_end, t_out, tf.zeros_like(alpha), mode,
-                           width)
+                                           ckpt, K, max_seg)
+    beta = tf.zeros_like(alpha)     # unterminated: any final state
+    if lookahead:
+        beta = _backward_plain(metrics, t_end, t_out, beta, mode, width)
 
-    def seg(i, beta, out):
+    def segment(i, beta, out):
+        # last segment first: recompute its alphas from the checkpoint,
+        # then run the backward recursion over it
         j = n_seg - 1 - i
         s0 = t0 + j * K
         s1 = tf.minimum(s0 + K, t_out)
@@ -592,41 +676,36 @@ def _bcjr_window(metrics, alpha, t0, t_out, t_end, width, out, mode):
                                     alphas, K)
         return _backward_outputs(metrics, s1, s0, beta, alphas, out, mode, K)
 
-    _, out = _loop(n_seg, seg, (beta, out), -(-width // K))
+    _, out = _loop(n_seg, segment, (beta, out), max_seg)
     return alpha_out, out
 
 
-def _run(metrics, initial_state, chunk_size, overlap, window):
-    """Chunk plan: one window over the block, or overlapping windows."""
+def _run(metrics, initial_state, chunk_size, overlap, block, out_dtype):
+    """Whole block, or overlapping windows carrying the forward metrics."""
     T = metrics.num_steps
+    alpha = _initial_metrics(metrics, metrics.batch_size, initial_state)
+    out = tf.TensorArray(out_dtype, size=T)
     if chunk_size is None:
-        N, D = T, 0
-        width = _static(T)
-        n_chunks = 1
-    else:
-        N, D = chunk_size, overlap
-        width = N + D
-        n_chunks = (T + N - 1) // N
-    batch = metrics.batch_size
-    alpha = _initial_metrics(metrics, batch, initial_state)
+        _, out = block(metrics, alpha, 0, T, T, _static(T), out, False)
+        return out.stack()
+    N, D = chunk_size, overlap
+    n_chunks = (T + N - 1) // N
 
-    def body(c, alpha, out):
+    def window(c, alpha, out):
         t0 = c * N
-        t_out = tf.minimum(t0 + N, T)
-        t_end = tf.minimum(t0 + N + D, T)
-        return window(metrics, alpha, t0, t_out, t_end, width, out)
+        return block(metrics, alpha, t0, tf.minimum(t0 + N, T),
+                     tf.minimum(t0 + N + D, T), N + D, out, True)
 
-    out = tf.TensorArray(window.out_dtype(metrics), size=T)
-    _, out = _loop(n_chunks, body, (alpha, out), _static(n_chunks))
+    _, out = _loop(n_chunks, window, (alpha, out), _static(n_chunks))
     return out.stack()
 
 
 def _static(x):
+    """``x`` as a Python int when known while tracing, else None (loops
+    then have no static bound: fine forward, but XLA needs bounds to
+    differentiate)."""
     v = tf.get_static_value(x)
-    if v is None:
-        raise ValueError("The trellis recursions need a static number of "
-                         "steps T (known when the function is traced).")
-    return int(v)
+    return None if v is None else int(v)
 
 
 def _initial_metrics(metrics, batch, initial_state):
@@ -659,13 +738,6 @@ def _memoryless(metrics, hard):
         return (out.write(k, tf.transpose(g - _reduce(g, 0, "sum")[None])),)
 
     return _loop(T, body, (out,), _static(T))[0].stack()
-
-
-def _viterbi_window_fn(metrics, alpha, t0, t_out, t_end, width, out):
-    return _viterbi_window(metrics, alpha, t0, t_out, t_end, width, out)
-
-
-_viterbi_window_fn.out_dtype = lambda metrics: tf.int32
 
 
 def check_chunking(chunk_size, overlap, memory):
@@ -708,8 +780,8 @@ def viterbi_time_major(metrics, initial_state="known", chunk_size=None,
                                          metrics.memory)
     if metrics.num_states == 1:
         return _memoryless(metrics, hard=True)
-    return _run(metrics, initial_state, chunk_size, overlap,
-                _viterbi_window_fn)
+    return _run(metrics, initial_state, chunk_size, overlap, _viterbi_block,
+                tf.int32)
 
 
 def forward_backward_time_major(metrics, max_log=False, initial_state="known",
@@ -723,28 +795,68 @@ def forward_backward_time_major(metrics, max_log=False, initial_state="known",
         return _memoryless(metrics, hard=False)
     mode = "max" if max_log else "sum"
 
-    def window(metrics, alpha, t0, t_out, t_end, width, out):
-        return _bcjr_window(metrics, alpha, t0, t_out, t_end, width, out,
-                            mode)
+    def block(*args):
+        return _bcjr_block(*args, mode)
 
-    window.out_dtype = lambda m: m.dtype
-    return _run(metrics, initial_state, chunk_size, overlap, window)
-
-
-@tf.function(jit_compile=True)
-def _viterbi_compiled(metrics, initial_state, chunk_size, overlap):
-    x = viterbi_time_major(BranchMetrics.from_tensor(metrics), initial_state,
-                           chunk_size, overlap)
-    return tf.transpose(x)
+    return _run(metrics, initial_state, chunk_size, overlap, block,
+                metrics.dtype)
 
 
-@tf.function(jit_compile=True)
-def _forward_backward_compiled(metrics, max_log, initial_state, chunk_size,
-                               overlap):
-    lp = forward_backward_time_major(BranchMetrics.from_tensor(metrics),
-                                     max_log, initial_state, chunk_size,
-                                     overlap)
-    return tf.transpose(lp, [1, 0, 2])
+def compiled_with_gradient(fn):
+    """Wraps ``fn(*tensors) -> tensor`` as a cached XLA-compiled function
+    that is also differentiable from an eager ``GradientTape`` or a graph.
+
+    A tape around an XLA function with loops would have to export the
+    loops' intermediate TensorLists, which XLA cannot; instead the forward
+    call runs unrecorded and the gradient recomputes ``fn`` under a tape
+    inside a second XLA function (one extra forward pass, memory of one).
+    Inside a user's XLA-compiled function both are inlined.
+    """
+    forward = tf.function(fn, jit_compile=True)
+
+    @tf.function(jit_compile=True)
+    def vjp(args, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(args)
+            out = fn(*args)
+        return tape.gradient(out, args, output_gradients=dy,
+                             unconnected_gradients="zero")
+
+    def call(*args):
+        args = [tf.convert_to_tensor(a) for a in args]
+
+        @tf.custom_gradient
+        def inner(*args):
+            def grad(dy):
+                return [None if not a.dtype.is_floating and
+                        not a.dtype.is_complex else g
+                        for a, g in zip(args, vjp(args, dy))]
+            # Unwatched inputs: the tape does not split the XLA call.
+            return forward(*[tf.stop_gradient(a) for a in args]), grad
+
+        return inner(*args)
+
+    return call
+
+
+_COMPILED = {}
+
+
+def _compiled(kind, *options):
+    """One compiled recursion per (kind, options), created on first use."""
+    key = (kind,) + options
+    if key not in _COMPILED:
+        if kind == "viterbi":
+            def fn(metrics):
+                return tf.transpose(viterbi_time_major(
+                    BranchMetrics.from_tensor(metrics), *options))
+            _COMPILED[key] = tf.function(fn, jit_compile=True)
+        else:
+            def fn(metrics):
+                return tf.transpose(forward_backward_time_major(
+                    BranchMetrics.from_tensor(metrics), *options), [1, 0, 2])
+            _COMPILED[key] = compiled_with_gradient(fn)
+    return _COMPILED[key]
 
 
 def viterbi_decode(metrics, initial_state="known", chunk_size=None,
@@ -780,7 +892,7 @@ def viterbi_decode(metrics, initial_state="known", chunk_size=None,
     BranchMetrics.from_tensor(metrics)          # validates the shape
     _check_options(initial_state, chunk_size, overlap,
                    _memory_from(metrics.shape[2], metrics.shape[3]))
-    return _viterbi_compiled(metrics, initial_state, chunk_size, overlap)
+    return _compiled("viterbi", initial_state, chunk_size, overlap)(metrics)
 
 
 def forward_backward(metrics, max_log=False, initial_state="known",
@@ -814,5 +926,5 @@ def forward_backward(metrics, max_log=False, initial_state="known",
     BranchMetrics.from_tensor(metrics)
     _check_options(initial_state, chunk_size, overlap,
                    _memory_from(metrics.shape[2], metrics.shape[3]))
-    return _forward_backward_compiled(metrics, bool(max_log), initial_state,
-                                      chunk_size, overlap)
+    return _compiled("bcjr", bool(max_log), initial_state, chunk_size,
+                     overlap)(metrics)

@@ -94,8 +94,11 @@ def _noise_variance(snr_db):
 
 
 def _short_error(exc):
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) < 600 else text[:600] + " ..."
+    """One line: the exception type and the last line of its message
+    (TensorFlow puts the cause of an error "in user code" there)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+    return text if len(text) < 400 else text[:400] + " ..."
 
 
 # --------------------------------------------------------------------------

@@ -185,7 +185,7 @@ def numpy_bcjr(y, no, taps, points=None, initial_state="known",
     S, pred, succ, leave = _trellis(M, L)
     combine = np.maximum if max_log else np.logaddexp
 
-    def reduce_last(x):                      # log-sum-exp (or max) over M
+    def reduce_last(x):      # log-sum-exp (or max) over the last axis
         acc = x[..., 0]
         for i in range(1, x.shape[-1]):
             acc = combine(acc, x[..., i])
