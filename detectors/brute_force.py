@@ -15,6 +15,7 @@ import tensorflow as tf
 from scipy.special import logsumexp
 
 from .base import TapsDetector
+from .constellations import constellation_points
 
 __all__ = ["BruteForceDetector", "MAX_HYPOTHESES"]
 
@@ -74,6 +75,11 @@ class BruteForceDetector(TapsDetector):
                              f"got {initial_state!r}.")
         self._criterion = criterion
         self._initial_state = initial_state
+        # Unrounded copies: the reference stays float64 whatever precision.
+        cdt = np.complex128 if self.is_complex else np.float64
+        self._taps64 = np.atleast_2d(np.asarray(taps).astype(cdt))
+        self._points64 = np.asarray(constellation_points(
+            self.constellation, tf.float64).numpy()).astype(cdt)
 
     def _scores(self, y, no):
         """Log-likelihood of every hypothesis: (scores [B, H], frame
@@ -87,30 +93,28 @@ class BruteForceDetector(TapsDetector):
         n_pre = L - 1 if self._initial_state == "unknown" else 0
         n_hyp = M ** (T + n_pre)
         if n_hyp > MAX_HYPOTHESES:
+            what = "M**(T+L-1)" if n_pre else "M**T"
             raise ValueError(
-                f"BruteForceDetector would enumerate M**(T{'+L-1' * bool(n_pre)})"
-                f" = {n_hyp} hypotheses (limit {MAX_HYPOTHESES}); use a "
-                "shorter block.")
+                f"BruteForceDetector would enumerate {what} = {n_hyp} "
+                f"hypotheses (limit {MAX_HYPOTHESES}); use a shorter block.")
         # All index sequences over the preamble and the frame, oldest first.
         seqs = np.array(list(itertools.product(range(M), repeat=n_pre + T)),
                         dtype=np.int64).reshape(n_hyp, n_pre + T)
         if not n_pre:
             seqs = np.concatenate(
                 [np.zeros((n_hyp, L - 1), np.int64), seqs], axis=1)
-        points = np.asarray(self._points.numpy(), dtype=y.dtype)
-        x = points[seqs]                                    # [H, L-1+T]
-        taps = np.asarray(self._taps_per_frame(y).numpy(), dtype=y.dtype)
-        # Noiseless outputs of every hypothesis and frame: [B|1, H, T].
-        mean = sum(taps[:, None, l, None] * x[None, :, L - 1 - l:L - 1 - l + T]
-                   for l in range(L))
+        x = self._points64[seqs]                            # [H, L-1+T]
+        taps = np.broadcast_to(self._taps64, (B, L))
         no = np.broadcast_to(np.reshape(no.numpy().astype(np.float64), [-1]),
                              [B])
-        no = np.maximum(no, 1e-300)[:, None]
-        err = np.abs(y[:, None, :] - mean) ** 2             # [B, H, T]
-        if self.is_complex:
-            scores = -err.sum(-1) / no
-        else:
-            scores = -err.sum(-1) / (2.0 * no)
+        no = np.maximum(no, 1e-300)
+        scale = 1.0 if self.is_complex else 2.0        # CN(0, no) vs N(0, no)
+        scores = np.empty((B, n_hyp))
+        for b in range(B):          # one frame at a time: [H, T] in memory
+            mean = sum(taps[b, l] * x[:, L - 1 - l:L - 1 - l + T]
+                       for l in range(L))
+            err = np.abs(y[b] - mean) ** 2
+            scores[b] = -err.sum(-1) / (scale * no[b])
         return scores, seqs[:, L - 1:]
 
     def _symbol_logits(self, y, no):

@@ -191,7 +191,8 @@ def check_positive(value, name):
 
 def check_nonnegative(value, name):
     """``value`` as a finite float >= 0."""
-    if value == 0:
+    if not isinstance(value, bool) and isinstance(
+            value, (int, float, np.integer, np.floating)) and value == 0:
         return 0.0
     return check_positive(value, name)
 
@@ -491,8 +492,12 @@ def train_loop(loss_fn, params, train, val=None, *, stacked, epochs,
              "val_loss": ([float(a) for a in val_hist[:e_k, k]]
                           if val is not None else []),
              "epochs": e_k, "best_epoch": None}
-        if val is not None and e_k and np.isfinite(val_hist[:e_k, k]).any():
-            h["best_epoch"] = int(np.nanargmin(val_hist[:e_k, k])) + 1
+        if val is not None:
+            # The epoch whose weights were kept, by the runner's rule.
+            best = np.inf
+            for e, v in enumerate(val_hist[:e_k, k]):
+                if v < best - min_delta:
+                    best, h["best_epoch"] = v, e + 1
         history.append(h)
     return out, history
 

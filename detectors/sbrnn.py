@@ -13,10 +13,15 @@ Training cuts every window of ``W`` samples (stride one) out of the pilot
 frames and minimises the cross-entropy of all ``W`` symbols of each window.
 
 Compilation: the training loop and inference run as ``tf.function`` graphs
-*without* XLA: compiling the unrolled recurrences with XLA costs 15-25 s on
-a 2-core CPU and runs no faster than TensorFlow's own LSTM kernels
-(measured: one epoch over 5000 windows of 8 symbols, 2 x 32 units, in about
-0.3 s either way).
+*without* XLA: compiling the recurrences with XLA cost 15-25 s on a 2-core
+CPU and ran no faster than TensorFlow's own LSTM kernels (measured: one
+epoch over 5000 windows of 8 symbols, 2 x 32 units: 0.4-0.5 s with XLA,
+0.25-0.5 s without, after 2-3 s of tracing).
+
+Window: on the 4-tap channel of the papers (BPSK, 8 dB, 5000 pilots) a
+window of 16 gave a lower SER than 8 (symbols near a window's edge lack
+the samples their later taps shape): 8.6e-3 with 3 x 80 units, 3.7x the
+BCJR detector's.
 """
 
 import time

@@ -173,6 +173,25 @@ class Trellis:
         return np.asarray(state) * self.num_points + np.asarray(symbol)
 
 
+def _check_metrics(metrics):
+    """A ``[batch, T, S, M]`` real tensor with ``S = M**(L-1)`` states."""
+    metrics = tf.convert_to_tensor(metrics)
+    if metrics.shape.rank != 4:
+        raise ValueError(
+            "`metrics` must have shape [batch, T, S, M], got shape "
+            f"{metrics.shape.as_list()}.")
+    if not metrics.dtype.is_floating:
+        raise TypeError("`metrics` must be real floating point, got "
+                        f"{metrics.dtype.name}.")
+    S, M = metrics.shape[2], metrics.shape[3]
+    if S is None or M is None:
+        raise ValueError("`metrics` needs static S and M dimensions.")
+    if M < 2:
+        raise ValueError(f"`metrics` has M = {M} < 2 symbols.")
+    check_trellis_size(M, _memory_from(S, M))
+    return metrics
+
+
 def _memory_from(num_states, num_points):
     """L such that ``M**(L-1) = S``."""
     L, n = 1, 1
@@ -214,18 +233,8 @@ class BranchMetrics:
     @classmethod
     def from_tensor(cls, metrics):
         """Wrap a ``[batch, T, S, M]`` tensor of branch log-likelihoods."""
-        metrics = tf.convert_to_tensor(metrics)
-        if metrics.shape.rank != 4:
-            raise ValueError(
-                "`metrics` must have shape [batch, T, S, M], got shape "
-                f"{metrics.shape.as_list()}.")
-        if not metrics.dtype.is_floating:
-            raise TypeError("`metrics` must be real floating point, got "
-                            f"{metrics.dtype.name}.")
+        metrics = _check_metrics(metrics)
         S, M = metrics.shape[2], metrics.shape[3]
-        if S is None or M is None:
-            raise ValueError("`metrics` needs static S and M dimensions.")
-        check_trellis_size(M, _memory_from(S, M))
         return cls(tf.transpose(metrics, [1, 2, 3, 0]), lambda g: g, S, M)
 
     @property
@@ -346,12 +355,35 @@ def branch_means(taps, points):
 # --------------------------------------------------------------------------
 # One trellis step, time-major, batch innermost
 # --------------------------------------------------------------------------
+def _chebyshev_power_series(f, degree, half_width):
+    """Power-series coefficients (in ``x``, ``|x| <= half_width``) of the
+    Chebyshev interpolant of ``f`` on that interval: near-minimax."""
+    u = np.polynomial.chebyshev
+    c = u.chebinterpolate(lambda v: f(v * half_width), degree)
+    return u.cheb2poly(c) / half_width ** np.arange(degree + 1)
+
+
+# exp(r) on |r| <= ln2/2 (degree 6: relative error 1e-7) and log(1 + t) on
+# t in [0, 1] as a polynomial in 2t - 1 (degree 8: absolute error 1e-7),
+# i.e. at float32 rounding.
+_EXP_COEFFS = _chebyshev_power_series(np.exp, 6, np.log(2) / 2)
+_LOG1P_COEFFS = _chebyshev_power_series(lambda u: np.log1p((u + 1) / 2), 8,
+                                        1.0)
+
+
+def _horner(x, coeffs):
+    acc = tf.cast(coeffs[-1], x.dtype)
+    for c in coeffs[-2::-1]:
+        acc = acc * x + c
+    return acc
+
+
 def _exp_nonpositive(x):
     """``exp(x)`` for ``x <= 0`` in float32, as fusable arithmetic.
 
-    XLA's CPU ``exp`` and ``log`` cost several times this polynomial
-    (range checks, generic range reduction); the recursions spend most of
-    their time here. Relative error < 1e-7 (float32 rounding) down to
+    XLA's CPU ``exp`` and ``log`` cost several times these polynomials
+    (range checks, generic range reduction), and the recursions spend most
+    of their time here. Relative error ~1e-7 (float32 rounding) down to
     ``x = -40``; below, ``exp(-40) = 4e-18`` is returned: it is only ever
     added to values >= 1 (or to a maximum), where it is below rounding, and
     it keeps every intermediate a normal float (denormals are very slow).
@@ -359,27 +391,15 @@ def _exp_nonpositive(x):
     x = tf.maximum(x, -40.0)
     n = tf.round(x * 1.4426950408889634)               # x / ln 2
     r = x - n * 0.693145751953125 - n * 1.428606765330187e-06  # |r| <= ln2/2
-    p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (
-        1 / 120 + r * (1 / 720 + r * (1 / 5040)))))))
     scale = tf.bitcast(tf.bitwise.left_shift(tf.cast(n, tf.int32) + 127, 23),
                        tf.float32)                     # 2**n, n in [-58, 0]
-    return p * scale
+    return _horner(r, _EXP_COEFFS) * scale
 
 
 def _log1p_unit(t):
-    """``log(1 + t)`` for ``0 <= t <= 1`` in float32: ``2 atanh(s)`` with
-    ``s = t / (2 + t) <= 1/3``; absolute error < 2e-7."""
-    # 1 / (2 + t) by Newton from a chord (relative error 4% -> 2e-6 ->
-    # 4e-12): no division, which XLA would not fuse with the rest.
-    x = 2.0 + t
-    r = 0.5 - (x - 2.0) * (1 / 6)
-    r = r * (2.0 - x * r)
-    r = r * (2.0 - x * r)
-    r = r * (2.0 - x * r)
-    s = t * r
-    s2 = s * s
-    return 2.0 * s * (1.0 + s2 * (1 / 3 + s2 * (1 / 5 + s2 * (1 / 7 + s2 * (
-        1 / 9 + s2 * (1 / 11 + s2 * (1 / 13)))))))
+    """``log(1 + t)`` for ``0 <= t <= 1`` in float32 (absolute error
+    ~1e-7): one polynomial, no division (which XLA would not fuse)."""
+    return _horner(2.0 * t - 1.0, _LOG1P_COEFFS)
 
 
 def _softplus_neg(d):
@@ -410,7 +430,8 @@ def _exp_shifted(x):
 
 def _reduce(c, axis, mode):
     """Reduce the (small, static) axis ``axis`` of ``c`` by ``mode``:
-    ``"max"``, ``"sum"`` (log-sum-exp) or ``"argmax"`` (-> max, int8 index).
+    ``"max"``, ``"sum"`` (log-sum-exp) or ``"argmax"`` (-> max, int32
+    index).
     """
     M = c.shape[axis]
     if M > _UNROLL_MAX_M:
@@ -419,27 +440,43 @@ def _reduce(c, axis, mode):
         if mode == "sum":
             return tf.reduce_logsumexp(c, axis)
         return (tf.reduce_max(c, axis),
-                tf.cast(tf.argmax(c, axis), tf.int8))
+                tf.argmax(c, axis, output_type=tf.int32))
     parts = tf.unstack(c, axis=axis)
+    if len(parts) == 1:
+        return ((parts[0], tf.zeros_like(parts[0], dtype=tf.int32))
+                if mode == "argmax" else parts[0])
     if mode == "argmax":
-        best, idx = parts[0], tf.zeros_like(parts[0], dtype=tf.int8)
+        best, idx = parts[0], tf.zeros_like(parts[0], dtype=tf.int32)
         for i, p in enumerate(parts[1:], 1):
             better = p > best
             best = tf.where(better, p, best)
-            idx = tf.where(better, tf.constant(i, tf.int8), idx)
+            idx = tf.where(better, i, idx)
         return best, idx
     if mode == "sum" and M == 2:
         return _lse2(parts[0], parts[1])
+    if mode == "max":
+        best = parts[0]
+        for p in parts[1:]:
+            best = tf.maximum(best, p)
+        return best
+    return _lse_parts(*parts)
+
+
+@tf.custom_gradient
+def _lse_parts(*parts):
+    """``log(sum_i exp(parts[i]))``, elementwise over equal-shape parts.
+    The gradient (softmax weights ``exp(p_i - out)``) is recomputed from
+    the output, so a differentiated loop stacks only inputs and output,
+    not every intermediate of the exp polynomial."""
     best = parts[0]
     for p in parts[1:]:
         best = tf.maximum(best, p)
-    if mode == "max":
-        return best
-    # log-sum-exp is shift invariant: the max may be a constant for the
-    # gradient, which keeps it exact at ties.
-    best = tf.stop_gradient(best)
-    return best + tf.math.log(tf.add_n([_exp_shifted(p - best)
-                                        for p in parts]))
+    out = best + tf.math.log(tf.add_n([_exp_shifted(p - best)
+                                       for p in parts]))
+
+    def grad(g):
+        return [g * _exp_shifted(tf.minimum(p - out, 0.0)) for p in parts]
+    return out, grad
 
 
 def _normalise(a):
@@ -450,7 +487,7 @@ def _normalise(a):
 
 def _forward_step(alpha, gamma, M, mode):
     """``alpha`` [S, B], ``gamma`` [S, M, B] -> alpha at k+1 [S, B]
-    (and the survivor digit ``d`` [S, B] int8 with ``mode="argmax"``)."""
+    (and the survivor digit ``d`` [S, B] int32 with ``mode="argmax"``)."""
     S = gamma.shape[0]
     R = S // M
     # s = d R + r -> s' = r M + m: reduce over the leading axis d.
@@ -812,9 +849,9 @@ def compiled_with_gradient(fn):
     inside a second XLA function (one extra forward pass, memory of one).
     Inside a user's XLA-compiled function both are inlined.
     """
-    forward = tf.function(fn, jit_compile=True)
+    forward = tf.function(fn, jit_compile=True, autograph=False)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def vjp(args, dy):
         with tf.GradientTape() as tape:
             tape.watch(args)
@@ -850,7 +887,8 @@ def _compiled(kind, *options):
             def fn(metrics):
                 return tf.transpose(viterbi_time_major(
                     BranchMetrics.from_tensor(metrics), *options))
-            _COMPILED[key] = tf.function(fn, jit_compile=True)
+            _COMPILED[key] = tf.function(fn, jit_compile=True,
+                                         autograph=False)
         else:
             def fn(metrics):
                 return tf.transpose(forward_backward_time_major(
@@ -888,8 +926,7 @@ def viterbi_decode(metrics, initial_state="known", chunk_size=None,
     Runs as a cached XLA-compiled function (inlined when called inside
     another XLA-compiled function).
     """
-    metrics = tf.convert_to_tensor(metrics)
-    BranchMetrics.from_tensor(metrics)          # validates the shape
+    metrics = _check_metrics(metrics)
     _check_options(initial_state, chunk_size, overlap,
                    _memory_from(metrics.shape[2], metrics.shape[3]))
     return _compiled("viterbi", initial_state, chunk_size, overlap)(metrics)
@@ -922,8 +959,7 @@ def forward_backward(metrics, max_log=False, initial_state="known",
     Differentiable with respect to ``metrics``; gradients stay finite (no
     ``-inf`` anywhere). Runs as a cached XLA-compiled function.
     """
-    metrics = tf.convert_to_tensor(metrics)
-    BranchMetrics.from_tensor(metrics)
+    metrics = _check_metrics(metrics)
     _check_options(initial_state, chunk_size, overlap,
                    _memory_from(metrics.shape[2], metrics.shape[3]))
     return _compiled("bcjr", bool(max_log), initial_state, chunk_size,

@@ -78,6 +78,7 @@ def sweep(
             bar.update(min(symbols, cfg.max_symbols) - bar.n)
             bar.set_postfix(errors=errors, ser=f"{errors / symbols:.2e}")
             if errors >= cfg.target_errors or symbols >= cfg.max_symbols:
+                bar.total = bar.n     # stopped early: show it as complete
                 bar.close()
         return update
 

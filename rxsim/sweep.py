@@ -1,8 +1,9 @@
 """Run a sweep config point by point into a results store (resumable).
 
-The loop is: for each channel, for each detector, build one link; for each
-SNR, skip the point if the store already has it, else simulate it and
-commit its row. A killed run therefore loses at most the point in flight,
+The loop is: for each channel, for each detector, build one link (learned
+detectors: one per point, trained on that point's pilots); for each SNR,
+skip the point if the store already has it, else simulate it and commit
+its row. A killed run therefore loses at most the point in flight,
 and a rerun continues where it stopped with the same numbers (each point's
 seed depends only on the sweep seed and the point's key).
 """
@@ -15,8 +16,9 @@ from . import __version__
 from .config import snr_to_no
 from .link import Link
 from .montecarlo import point_seed, simulate_point
-from .registry import build_detector
+from .registry import DETECTORS, build_detector, training_options
 from .store import PointKey, ResultsStore
+from .training import pilot_data
 from .transmitter import Transmitter
 
 __all__ = ["SweepPoint", "sweep_points", "build_link", "run_sweep"]
@@ -52,16 +54,30 @@ def sweep_points(cfg):
     return points
 
 
-def build_link(cfg, channel, det):
-    """The link of one (channel, detector) curve."""
+def build_link(cfg, channel, det, snr_db=None, seed=0):
+    """The link of one (channel, detector) curve.
+
+    A learned detector is trained here, on pilots of the curve's channel
+    at ``snr_db`` under its CSI case (seeded by the point's ``seed``), so
+    its link belongs to one point, not the whole curve.
+    """
     from channels.csi import parse_csi
 
     taps = channel.tap_array()
     detector = build_detector(det.name, taps, cfg.constellation, det.options)
+    csi = parse_csi(det.csi)
+    if DETECTORS[det.name].learned:
+        train = training_options(det.options)
+        y, s = pilot_data(taps, snr_db=snr_db,
+                          num_symbols=train["train_symbols"],
+                          constellation=cfg.constellation, csi=csi,
+                          frame_length=train["train_frame_length"],
+                          seed=point_seed(seed, "pilots"))
+        detector.fit(y, s, seed=point_seed(seed, "fit"), verbose=False)
+        csi = None   # the CSI case lives in the training data
     return Link(Transmitter(cfg.constellation),
                 ISIChannel(taps, constellation=cfg.constellation),
-                detector, num_symbols=cfg.frame_length,
-                csi=parse_csi(det.csi))
+                detector, num_symbols=cfg.frame_length, csi=csi)
 
 
 def run_sweep(cfg, db_path, progress=None, on_point=None):
@@ -90,11 +106,17 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
                 if on_point:
                     on_point(point, None)
                 continue
-            curve = (point.channel, point.detector.label)
-            if curve not in links:
-                links[curve] = build_link(cfg, point.channel, point.detector)
+            if DETECTORS[point.detector.name].learned:
+                link = build_link(cfg, point.channel, point.detector,
+                                  point.key.snr_db, point.seed)
+            else:
+                curve = (point.channel, point.detector.label)
+                if curve not in links:
+                    links[curve] = build_link(cfg, point.channel,
+                                              point.detector)
+                link = links[curve]
             result = simulate_point(
-                links[curve], point.no, batch_size=cfg.batch_size,
+                link, point.no, batch_size=cfg.batch_size,
                 target_errors=cfg.target_errors,
                 max_symbols=cfg.max_symbols, seed=point.seed, xla=cfg.xla,
                 confidence=cfg.confidence,

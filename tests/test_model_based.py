@@ -127,31 +127,27 @@ def test_lazy_gaussian_metrics_equal_gaussian_loglik_up_to_a_constant():
         np.testing.assert_allclose(full, ref.numpy(), atol=1e-9)
 
 
-def test_detectors_in_user_graph_and_xla_functions_match_eager():
+def test_detectors_in_user_xla_and_graph_functions_match_eager():
     """The Monte Carlo engine compiles the link with XLA; the detectors'
-    own compiled recursions must trace inside a user's function."""
+    own compiled recursions must trace inside a user's function. Also:
+    Viterbi's soft (max-log) output decides as its hard output."""
     rng = np.random.default_rng(14)
     taps = np.exp(-0.2 * np.arange(4))
     _, y = frames(rng, "bpsk", taps, 60, np.full(8, 0.3))
     y = tf.constant(y, tf.float32)
     no = tf.constant(0.3)
-    for det, modes in ((ViterbiDetector(taps, hard_out=True), (True,)),
-                       (BCJRDetector(taps), (False, True))):
-        eager = det(y, no).numpy()
-        for jit in modes:
-            f = tf.function(lambda a, b, d=det: d(a, b), jit_compile=jit)
-            np.testing.assert_allclose(f(y, no).numpy(), eager, atol=1e-6)
-
-
-def test_viterbi_soft_and_hard_agree_and_hard_is_int32():
-    rng = np.random.default_rng(15)
-    taps = np.exp(-0.2 * np.arange(3))
-    s, y = frames(rng, "bpsk", taps, 300, np.full(4, 0.4))
-    hard = ViterbiDetector(taps, hard_out=True)(y, 0.4)
-    assert hard.dtype == tf.int32 and hard.shape == (4, 300)
-    soft = ViterbiDetector(taps)(y, 0.4).numpy()
-    assert soft.shape == (4, 300, 2) and soft.dtype == np.float32
+    vit = ViterbiDetector(taps, hard_out=True)
+    hard = vit(y, no)
+    assert hard.dtype == tf.int32 and hard.shape == (8, 60)
+    soft = ViterbiDetector(taps)(y, no).numpy()
+    assert soft.shape == (8, 60, 2) and soft.dtype == np.float32
     np.testing.assert_array_equal(soft.argmax(-1), hard.numpy())
+    bcjr = BCJRDetector(taps)
+    for det, jit, eager in ((vit, True, hard.numpy()),
+                            (bcjr, True, bcjr(y, no).numpy()),
+                            (bcjr, False, bcjr(y, no).numpy())):
+        f = tf.function(lambda a, b, d=det: d(a, b), jit_compile=jit)
+        np.testing.assert_allclose(f(y, no).numpy(), eager, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -168,6 +164,40 @@ def test_bcjr_ser_not_above_viterbi_ser():
     assert e_vit.mean() > 1e-3                    # errors to compare
     d = (e_map.astype(float) - e_vit).ravel()
     assert d.mean() <= 3 * d.std(ddof=1) / np.sqrt(d.size)
+
+
+_STREAM = """
+import resource, sys
+import numpy as np
+import detectors
+from detectors.model_based import BCJRDetector, ViterbiDetector
+rng = np.random.default_rng(0)
+taps, T, no = np.exp(-0.2 * np.arange(4)), 10 ** 6, 0.1
+s = rng.integers(0, 2, (1, T))
+xp = 1.0 - 2.0 * np.concatenate([np.zeros((1, 3), int), s], 1)
+y = sum(taps[l] * xp[:, 3 - l:3 - l + T] for l in range(4))
+y = (y + np.sqrt(no) * rng.standard_normal((1, T))).astype(np.float32)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cls = ViterbiDetector if sys.argv[1] == "viterbi" else BCJRDetector
+out = np.asarray(cls(taps, hard_out=True, chunk_size=1000)(y, no))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((peak - base) * 1024, np.mean(out != s))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["viterbi", "bcjr"])
+def test_continuous_mode_decodes_a_million_symbols_in_under_1gib(kind):
+    """Peak RSS growth (fresh process, after imports and data) while
+    decoding a 10**6-symbol BPSK L = 4 stream in continuous mode."""
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, "-c", _STREAM, kind],
+                         capture_output=True, text=True, check=True,
+                         timeout=600)
+    grown, ser = map(float, res.stdout.split()[-2:])
+    assert grown < 2 ** 30
+    assert ser < 1e-3                     # 10 dB, L = 4: ~1e-4
 
 
 def test_monte_carlo_ser_matches_memoryless_theory():

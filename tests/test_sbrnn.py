@@ -130,13 +130,22 @@ def test_fit_rejects_bad_input(pilots):
 
 @pytest.mark.slow
 def test_sbrnn_paper_size_slow(pilots):
-    """The published size (3 x 80 units, dropout 0.2) on 5000 pilots:
-    within 5x of BCJR at 8 dB on 1e5 symbols (~230 BCJR errors; 5x is
-    many standard deviations away from the ~2x measured)."""
-    det = SBRNN(8)
+    """The published size (3 x 80 units, dropout 0.2), window 16, on 5000
+    pilots (about 3 minutes of training on 2 cores).
+
+    Measured: SER 8.6e-3 at 8 dB, 3.7x BCJR (the data-driven detector
+    needs more than 5000 pilots to match the trellis detectors). On 1e5
+    symbols BCJR makes ~230 errors and this net ~860; the bound of 6x is
+    more than 6 standard deviations of the log-ratio (0.074) above the
+    measured ratio, and 10x below the symbol-wise detector.
+    """
+    det = SBRNN(16)
     det.fit(*pilots, seed=0, verbose=False)
     y, s = pilot_data(TAPS, SNR_DB, 100_000, frame_length=1000, seed=3)
     k_bcjr = int(np.sum(BCJRDetector(TAPS, hard_out=True)(y, NO).numpy()
                         != s))
+    k_sw = int(np.sum(SymbolwiseDetector(TAPS, hard_out=True)(y, NO).numpy()
+                      != s))
     k = int(np.sum(det(y, NO).numpy().argmax(-1) != s))
-    assert k <= 5 * k_bcjr, (k, k_bcjr)
+    assert k <= 6 * k_bcjr, (k, k_bcjr)
+    assert k <= k_sw / 10, (k, k_sw)

@@ -204,19 +204,22 @@ def _isi(rng, B, T, taps, no, points=np.array([1.0, -1.0])):
     return s, y + np.sqrt(no) * rng.standard_normal((B, T))
 
 
-def test_gradients_equal_finite_differences_and_stay_finite_at_40db():
-    """d(log-probability of the true symbols)/d(taps) through the Gaussian
-    metrics and BCJR equals central differences (float64); at 40 dB with
-    mismatched taps it is finite."""
-    rng = np.random.default_rng(8)
-    taps0 = np.exp(-0.5 * np.arange(3))
-    s, y = _isi(rng, 3, 30, taps0, 0.25)
-    points = tf.constant([1.0, -1.0], tf.float64)
-
+def _true_symbol_loss(y, s, points):
     def loss(taps, no=0.25):
         lp = forward_backward(gaussian_branch_metrics(y, no, taps, points))
         return tf.reduce_sum(tf.gather(lp, s, axis=2, batch_dims=2))
+    return loss
 
+
+def test_gradients_equal_finite_differences_and_stay_finite_at_40db():
+    """d(log-probability of the true symbols)/d(taps) through the Gaussian
+    metrics and BCJR equals central differences (float64); at 40 dB with
+    mismatched taps it is finite. BPSK, L = 4 exercises both log-sum-exp
+    gradients (two terms in the recursions, four in the posteriors)."""
+    rng = np.random.default_rng(8)
+    taps0 = np.exp(-0.5 * np.arange(4))
+    s, y = _isi(rng, 3, 30, taps0, 0.25)
+    loss = _true_symbol_loss(y, s, tf.constant([1.0, -1.0], tf.float64))
     taps = tf.Variable(taps0)
     with tf.GradientTape() as tape:
         value = loss(taps)
@@ -224,7 +227,7 @@ def test_gradients_equal_finite_differences_and_stay_finite_at_40db():
     eps = 1e-6
     fd = [(loss(tf.constant(taps0 + eps * e)) -
            loss(tf.constant(taps0 - eps * e))).numpy() / (2 * eps)
-          for e in np.eye(3)]
+          for e in np.eye(4)]
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
     taps.assign(0.9 * taps0)            # mismatched CSI at no = 1e-4
@@ -233,6 +236,25 @@ def test_gradients_equal_finite_differences_and_stay_finite_at_40db():
     grad = tape.gradient(value, taps).numpy()
     assert np.isfinite(value.numpy()) and np.all(np.isfinite(grad))
     assert np.any(grad != 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("M,L", [(2, 4), (4, 2)])
+def test_float32_gradients_equal_float64(M, L):
+    """The float32 recursions (polynomial exp/log, custom gradients) give
+    the float64 gradients w.r.t. arbitrary branch metrics."""
+    rng = np.random.default_rng(12)
+    m64 = 3 * rng.standard_normal((2, 9, M ** (L - 1), M))
+    weights = rng.standard_normal((2, 9, M))
+    grads = []
+    for dtype in (np.float64, np.float32):
+        m = tf.constant(m64.astype(dtype))
+        with tf.GradientTape() as tape:
+            tape.watch(m)
+            value = tf.reduce_sum(forward_backward(
+                m, initial_state="unknown") * weights.astype(dtype))
+        grads.append(tape.gradient(value, m).numpy())
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-4)
 
 
 def test_no_nan_for_long_high_snr_block():
