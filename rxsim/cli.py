@@ -48,16 +48,44 @@ def sweep(
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the figure"),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No progress bars"),
+    backend: str = typer.Option("local", help="Where points run: 'local' "
+                                "(this process, one after another) or "
+                                "'ray' (one Ray task per point; needs "
+                                "pip install -e \".[ray]\")"),
+    address: str = typer.Option(None, help="Ray backend: address of a "
+                                "running cluster (e.g. 'auto' after `ray "
+                                "start --head`) [default: start a local "
+                                "Ray instance]"),
+    num_cpus: int = typer.Option(None, "--num-cpus", help="Ray backend: "
+                                 "CPUs of the local Ray instance "
+                                 "[default: all]"),
 ):
-    """Run (or resume) a sweep: every (channel, detector, CSI, SNR) point
-    until target_errors or max_symbols; finished points are skipped, so
-    rerunning a killed sweep continues it."""
+    """Run or resume a sweep; finished points are skipped.
+
+    Each (channel, detector, CSI, SNR) point runs until target_errors or
+    max_symbols and is committed to the database, so rerunning a killed
+    sweep continues it."""
     from tqdm.auto import tqdm
 
     from .config import ConfigError, load_config
     from .store import ResultsStore
     from .sweep import run_sweep, sweep_points
 
+    if backend not in ("local", "ray"):
+        _fail(f"--backend must be 'local' or 'ray', got {backend!r}.")
+    if backend == "local" and (address is not None or num_cpus is not None):
+        _fail("--address and --num-cpus apply to --backend ray.")
+    if address is not None and num_cpus is not None:
+        _fail("--num-cpus applies to a local Ray instance; a cluster given "
+              "by --address has its own CPUs.")
+    if num_cpus is not None and num_cpus < 1:
+        _fail(f"--num-cpus must be >= 1, got {num_cpus}.")
+    if backend == "ray":
+        from .ray_backend import RayNotInstalledError, import_ray
+        try:
+            import_ray()
+        except RayNotInstalledError as e:
+            _fail(str(e))
     try:
         cfg = load_config(config)
     except ConfigError as e:
@@ -86,8 +114,17 @@ def sweep(
         outer.update(1)
 
     try:
-        done, skipped = run_sweep(cfg, db, progress=progress,
-                                  on_point=on_point)
+        if backend == "ray":
+            from .ray_backend import run_sweep_ray
+            try:
+                done, skipped = run_sweep_ray(cfg, db, on_point=on_point,
+                                              address=address,
+                                              num_cpus=num_cpus)
+            except ConnectionError as e:
+                _fail(str(e))
+        else:
+            done, skipped = run_sweep(cfg, db, progress=progress,
+                                      on_point=on_point)
     finally:
         outer.close()
     with ResultsStore(db) as store:

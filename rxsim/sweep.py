@@ -6,6 +6,10 @@ skip the point if the store already has it, else simulate it and commit
 its row. A killed run therefore loses at most the point in flight,
 and a rerun continues where it stopped with the same numbers (each point's
 seed depends only on the sweep seed and the point's key).
+
+:func:`simulate_sweep_point` (point -> result), :func:`pending_points`
+and :func:`record_point` are shared with the Ray backend
+(:mod:`rxsim.ray_backend`), which runs the same points as Ray tasks.
 """
 
 from dataclasses import dataclass
@@ -21,7 +25,8 @@ from .store import PointKey, ResultsStore
 from .training import pilot_data
 from .transmitter import Transmitter
 
-__all__ = ["SweepPoint", "sweep_points", "build_link", "run_sweep"]
+__all__ = ["SweepPoint", "sweep_points", "build_link", "simulate_sweep_point",
+           "pending_points", "record_point", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,81 @@ def build_link(cfg, channel, det, snr_db=None, seed=0):
                 detector, num_symbols=cfg.frame_length, csi=csi)
 
 
+def simulate_sweep_point(cfg, point, links=None, progress=None):
+    """Simulate one point of ``cfg`` (no store involved).
+
+    The one place that turns a :class:`SweepPoint` into a
+    :class:`rxsim.montecarlo.PointResult`; the local runner and the Ray
+    tasks (:mod:`rxsim.ray_backend`) both call it, so both give the same
+    numbers for the same seeds.
+
+    Parameters
+    ----------
+    cfg : rxsim.config.SweepConfig
+    point : SweepPoint
+    links : None or dict
+        Cache of built links of model-based curves, keyed by
+        ``(channel, detector label)``; a learned detector is trained for
+        its point and never cached.
+    progress : None or callable ``progress(errors, symbols)`` per batch.
+
+    Output
+    ------
+    : rxsim.montecarlo.PointResult
+    """
+    if DETECTORS[point.detector.name].learned:
+        link = build_link(cfg, point.channel, point.detector,
+                          point.key.snr_db, point.seed)
+    else:
+        curve = (point.channel, point.detector.label)
+        link = links.get(curve) if links is not None else None
+        if link is None:
+            link = build_link(cfg, point.channel, point.detector)
+            if links is not None:
+                links[curve] = link
+    return simulate_point(
+        link, point.no, batch_size=cfg.batch_size,
+        target_errors=cfg.target_errors, max_symbols=cfg.max_symbols,
+        seed=point.seed, xla=cfg.xla, confidence=cfg.confidence,
+        progress=progress)
+
+
+def pending_points(cfg, store, on_point=None):
+    """The points of ``cfg`` not yet in ``store``, in run order.
+
+    ``on_point(point, None)`` is called for every finished (skipped) one.
+
+    Output
+    ------
+    : (list of SweepPoint, int), the pending points and the skipped count
+    """
+    pending, skipped = [], 0
+    for point in sweep_points(cfg):
+        if store.has_point(point.key):
+            skipped += 1
+            if on_point:
+                on_point(point, None)
+        else:
+            pending.append(point)
+    return pending, skipped
+
+
+def record_point(store, point, result):
+    """Commit one finished point (``INSERT OR IGNORE``: never a duplicate).
+
+    Output
+    ------
+    : bool, True if the row was written
+    """
+    return store.add_point(point.key, result, seed=point.seed,
+                           code_version=__version__)
+
+
 def run_sweep(cfg, db_path, progress=None, on_point=None):
     """Simulate every unfinished point of ``cfg`` into ``db_path``.
+
+    Points run one after another in this process; see
+    :func:`rxsim.ray_backend.run_sweep_ray` for the Ray backend.
 
     Parameters
     ----------
@@ -97,32 +175,20 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
     ------
     : (int, int), points simulated now and points skipped (resumed)
     """
-    done = skipped = 0
+    done = 0
     links = {}
     with ResultsStore(db_path) as store:
-        for point in sweep_points(cfg):
-            if store.has_point(point.key):
+        pending, skipped = pending_points(cfg, store, on_point)
+        for point in pending:
+            if store.has_point(point.key):   # another run finished it
                 skipped += 1
                 if on_point:
                     on_point(point, None)
                 continue
-            if DETECTORS[point.detector.name].learned:
-                link = build_link(cfg, point.channel, point.detector,
-                                  point.key.snr_db, point.seed)
-            else:
-                curve = (point.channel, point.detector.label)
-                if curve not in links:
-                    links[curve] = build_link(cfg, point.channel,
-                                              point.detector)
-                link = links[curve]
-            result = simulate_point(
-                link, point.no, batch_size=cfg.batch_size,
-                target_errors=cfg.target_errors,
-                max_symbols=cfg.max_symbols, seed=point.seed, xla=cfg.xla,
-                confidence=cfg.confidence,
+            result = simulate_sweep_point(
+                cfg, point, links,
                 progress=progress(point) if progress else None)
-            store.add_point(point.key, result, seed=point.seed,
-                            code_version=__version__)
+            record_point(store, point, result)
             done += 1
             if on_point:
                 on_point(point, result)

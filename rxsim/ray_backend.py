@@ -1,0 +1,176 @@
+"""Ray backend for sweeps: unfinished points run as Ray tasks.
+
+Each pending point of a sweep becomes one Ray task. The task runs in a Ray
+worker process, builds the point's link (a learned detector is trained
+there, on that point's pilots) and calls
+:func:`rxsim.sweep.simulate_sweep_point`, the same function the local
+runner calls, so the numbers are identical to a local run for the same
+seeds (and the same ``xla`` setting, TensorFlow version and device type).
+
+Only the driver touches the results store: it commits each point's row as
+its task completes, one transaction per point, so a killed driver loses at
+most the points in flight. Ray re-runs a task whose worker process died
+(``max_retries``); a point can therefore be simulated twice, but its row
+is written once (``INSERT OR IGNORE`` on the point's key), and a retried
+task gives the same numbers anyway.
+
+Workers must be able to ``import rxsim``: on this machine they use the
+driver's Python; on a multi-machine cluster install rxsim (the same
+version) on every node.
+
+Ray is an optional extra: ``pip install -e ".[ray]"``.
+"""
+
+import os
+from collections import OrderedDict
+
+from .store import ResultsStore
+from .sweep import pending_points, record_point, simulate_sweep_point
+
+__all__ = ["RayNotInstalledError", "import_ray", "run_sweep_ray",
+           "MAX_RETRIES"]
+
+#: How often Ray re-runs a point whose worker process died.
+MAX_RETRIES = 3
+# Links of model-based curves kept per worker process (compiled XLA
+# functions are reused across the SNR points of a curve).
+_LINK_CACHE_SIZE = 8
+_worker_links = OrderedDict()
+
+
+class RayNotInstalledError(ImportError):
+    """``--backend ray`` without Ray installed."""
+
+
+def import_ray():
+    """The ``ray`` module, or a clear error telling how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayNotInstalledError(
+            "the Ray backend needs Ray, which is not installed; install "
+            "the extra with  pip install -e \".[ray]\"  (or "
+            "pip install \"ray>=2.30\")") from exc
+    return ray
+
+
+class _WorkerLinks:
+    """This worker's link cache, as :func:`simulate_sweep_point` sees it.
+
+    Keys get the point's config hash added (a worker may serve several
+    sweeps one after the other); the least recently used links are dropped
+    beyond ``_LINK_CACHE_SIZE``.
+    """
+
+    def __init__(self, config_hash):
+        self._hash = config_hash
+
+    def get(self, key):
+        key = (self._hash, key)
+        link = _worker_links.get(key)
+        if link is not None:
+            _worker_links.move_to_end(key)
+        return link
+
+    def __setitem__(self, key, link):
+        key = (self._hash, key)
+        _worker_links[key] = link
+        _worker_links.move_to_end(key)
+        while len(_worker_links) > _LINK_CACHE_SIZE:
+            _worker_links.popitem(last=False)
+
+
+def _simulate_task(cfg, point):
+    """Body of one Ray task: simulate ``point`` in the worker process."""
+    return simulate_sweep_point(cfg, point,
+                                _WorkerLinks(point.key.config_hash))
+
+
+def run_sweep_ray(cfg, db_path, on_point=None, address=None, num_cpus=None,
+                  max_retries=MAX_RETRIES, object_store_memory=None):
+    """Simulate every unfinished point of ``cfg`` as Ray tasks.
+
+    Parameters
+    ----------
+    cfg : rxsim.config.SweepConfig
+    db_path : str or Path of the SQLite store (created if missing)
+    on_point : None or callable ``on_point(point, result_or_None)`` after
+        each point, in completion order (``None``: skipped as finished).
+    address : None or str
+        Address of a running Ray cluster (e.g. ``"auto"`` or
+        ``"127.0.0.1:6379"`` after ``ray start --head``). ``None`` starts a
+        local Ray instance for this sweep (and shuts it down after) unless
+        Ray is already initialised in this process, which is then used.
+    num_cpus : None or int
+        CPUs of the local instance (``None``: all); only without
+        ``address``.
+    max_retries : int
+        Re-runs of a task whose worker died.
+    object_store_memory : None or int
+        Bytes of the local instance's object store (results are tiny).
+
+    Output
+    ------
+    : (int, int), points simulated now and points skipped (resumed)
+    """
+    ray = import_ray()
+    if address is not None and num_cpus is not None:
+        raise ValueError("`num_cpus` applies to a local Ray instance; a "
+                         "cluster given by `address` has its own CPUs.")
+    if num_cpus is not None and int(num_cpus) < 1:
+        raise ValueError(f"`num_cpus` must be >= 1, got {num_cpus}.")
+    with ResultsStore(db_path) as store:
+        pending, skipped = pending_points(cfg, store, on_point)
+        if not pending:
+            return 0, skipped
+        started = False
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+            kwargs = dict(include_dashboard=False, log_to_driver=False,
+                          configure_logging=False)
+            if address is not None:
+                kwargs["address"] = address
+            else:
+                # "local": a new instance, even where `ray start` left one
+                # (ray.init() would connect to that one instead).
+                kwargs["address"] = "local"
+                kwargs["num_cpus"] = num_cpus
+                kwargs["object_store_memory"] = (
+                    object_store_memory or 200 * 1024 ** 2)
+            try:
+                ray.init(**kwargs)
+            except ConnectionError as exc:
+                if address is None:
+                    raise
+                raise ConnectionError(
+                    f"cannot connect to the Ray cluster at {address!r} "
+                    f"({exc}). Is it running (`ray status`)? A cluster "
+                    "started by `ray start` uses token authentication in "
+                    "recent Ray versions: set RAY_AUTH_MODE=token in this "
+                    "shell (the token is read from ~/.ray/auth_token)."
+                ) from exc
+            started = True
+        try:
+            task = ray.remote(num_cpus=1, max_retries=int(max_retries))(
+                _simulate_task)
+            cfg_ref = ray.put(cfg)
+            refs = {task.remote(cfg_ref, point): point for point in pending}
+            done = 0
+            try:
+                while refs:
+                    ready, _ = ray.wait(list(refs), num_returns=1)
+                    for ref in ready:
+                        point = refs.pop(ref)
+                        result = ray.get(ref)
+                        record_point(store, point, result)
+                        done += 1
+                        if on_point:
+                            on_point(point, result)
+            except BaseException:
+                for ref in refs:        # stop the rest; finished rows stay
+                    ray.cancel(ref, force=True)
+                raise
+            return done, skipped
+        finally:
+            if started:
+                ray.shutdown()

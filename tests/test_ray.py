@@ -1,0 +1,116 @@
+"""Ray backend: the same sweep on Ray tasks gives the local backend's table."""
+
+import os
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from rxsim.cli import app
+from rxsim.ray_backend import RayNotInstalledError, run_sweep_ray
+from rxsim.sweep import run_sweep, sweep_points
+from test_sweep import TINY, table, tiny_config
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local 2-CPU Ray instance for this module, shut down after."""
+    ray = pytest.importorskip(
+        "ray", reason="Ray backend tests need the extra: "
+                      "pip install -e \".[ray]\"")
+    os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(address="local", num_cpus=2, include_dashboard=False,
+             log_to_driver=False, object_store_memory=200 * 1024 ** 2,
+             configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_sweep_equals_local_and_resumes(tmp_path, local_ray):
+    cfg = tiny_config()
+    n = len(sweep_points(cfg))
+    local = tmp_path / "local.sqlite"
+    assert run_sweep(cfg, local) == (n, 0)
+
+    db = tmp_path / "ray.sqlite"
+    seen = []
+    assert run_sweep_ray(cfg, db, on_point=lambda p, r: seen.append(r)) \
+        == (n, 0)
+    assert len(seen) == n and all(r is not None for r in seen)
+    assert table(db) == table(local)
+    assert local_ray.is_initialized()   # an instance it did not start stays
+
+    # resume: nothing left to run, no duplicates
+    assert run_sweep_ray(cfg, db) == (0, n)
+    with sqlite3.connect(db) as con:
+        (count,) = con.execute("SELECT count(*) FROM points").fetchone()
+    assert count == n
+
+
+def test_cli_ray_backend_resumes_local_rows(tmp_path, local_ray):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    cfg = tiny_config()
+    db = tmp_path / "mixed.sqlite"
+    # half the points locally (interrupted), the rest through the CLI on Ray
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop_after_three(point, result):
+        seen.append(point)
+        if len(seen) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(cfg, db, on_point=stop_after_three)
+    res = CliRunner().invoke(app, ["sweep", str(config), "--db", str(db),
+                                   "-q", "--no-plot", "--backend", "ray"])
+    assert res.exit_code == 0, res.output
+    assert "3 point(s) simulated, 3 resumed" in res.output
+    full = tmp_path / "full.sqlite"
+    run_sweep(cfg, full)
+    assert table(db) == table(full)
+
+
+def test_cli_rejects_ray_options_without_ray_backend(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    res = CliRunner().invoke(app, ["sweep", str(config), "--db",
+                                   str(tmp_path / "x.sqlite"),
+                                   "--num-cpus", "2"])
+    assert res.exit_code == 2
+    assert "--backend ray" in res.output
+    res = CliRunner().invoke(app, ["sweep", str(config), "--db",
+                                   str(tmp_path / "x.sqlite"),
+                                   "--backend", "dask"])
+    assert res.exit_code == 2 and "'local' or 'ray'" in res.output
+
+
+def test_missing_ray_gives_install_hint(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)    # import ray fails
+    with pytest.raises(RayNotInstalledError, match=r"pip install -e"):
+        run_sweep_ray(tiny_config(), tmp_path / "x.sqlite")
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    res = CliRunner().invoke(app, ["sweep", str(config), "--db",
+                                   str(tmp_path / "x.sqlite"),
+                                   "--backend", "ray"])
+    assert res.exit_code == 2
+    assert 'pip install -e ".[ray]"' in res.output
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+@pytest.mark.slow
+def test_ray_trains_learned_detectors_like_local(tmp_path, local_ray):
+    from test_sweep import LEARNED
+
+    cfg = tiny_config(LEARNED)
+    run_sweep(cfg, tmp_path / "local.sqlite")
+    assert run_sweep_ray(cfg, tmp_path / "ray.sqlite") == (2, 0)
+    assert table(tmp_path / "ray.sqlite") == table(tmp_path / "local.sqlite")
