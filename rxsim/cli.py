@@ -68,7 +68,7 @@ def sweep(
     from tqdm.auto import tqdm
 
     from .config import ConfigError, load_config
-    from .store import ResultsStore
+    from .store import ResultsStore, StoreError
     from .sweep import run_sweep, sweep_points
 
     if backend not in ("local", "ray"):
@@ -125,6 +125,8 @@ def sweep(
         else:
             done, skipped = run_sweep(cfg, db, progress=progress,
                                       on_point=on_point)
+    except StoreError as e:
+        _fail(str(e))
     finally:
         outer.close()
     with ResultsStore(db) as store:

@@ -171,14 +171,21 @@ class ResultsStore:
 
     def __init__(self, path, timeout=30.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are opened explicitly below.
-        self._conn = sqlite3.connect(str(self.path), timeout=timeout,
-                                     isolation_level=None)
+        self._conn = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are opened explicitly below.
+            self._conn = sqlite3.connect(str(self.path), timeout=timeout,
+                                         isolation_level=None)
             self._open()
+        except (OSError, sqlite3.OperationalError) as exc:
+            self.close()
+            raise StoreError(
+                f"cannot open the results store {self.path} for writing "
+                f"({exc}); check that its directory exists, is a directory "
+                "and is writable, or pass another --db path.") from exc
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
 
     # -- opening ---------------------------------------------------------
@@ -321,13 +328,24 @@ class ResultsStore:
         sql = (f"{verb} INTO points ({', '.join(COLUMNS)}) VALUES "
                f"({', '.join('?' for _ in COLUMNS)})")
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
             cur = db.execute(sql, [row[c] for c in COLUMNS])
             written = cur.rowcount == 1
             db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            # e.g. disk full or read-only file: the transaction is rolled
+            # back whole, so no partial row can remain.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(
+                f"could not save a point to {self.path} ({exc}); nothing of "
+                "it was written. Free disk space or fix permissions, then "
+                "rerun the same command: finished points are kept and the "
+                "sweep resumes.") from exc
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         return written
 
