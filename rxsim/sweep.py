@@ -13,6 +13,7 @@ and :func:`record_point` are shared with the Ray backend
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from channels import ISIChannel
 
@@ -26,6 +27,7 @@ from .training import pilot_data
 from .transmitter import Transmitter
 
 __all__ = ["SweepPoint", "sweep_points", "build_link", "simulate_sweep_point",
+           "checkpoint_dir",
            "pending_points", "record_point", "run_sweep"]
 
 
@@ -59,12 +61,32 @@ def sweep_points(cfg):
     return points
 
 
-def build_link(cfg, channel, det, snr_db=None, seed=0):
+def checkpoint_dir(db_path):
+    """Where a sweep caches its trained models: ``<db>.checkpoints/``."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.stem + ".checkpoints")
+
+
+def _trained(detector, checkpoint, train):
+    """``detector`` trained by ``train()``, or loaded from ``checkpoint``
+    (``None``: no cache) when an earlier run already trained it."""
+    if checkpoint is not None and Path(f"{checkpoint}.json").exists():
+        return type(detector).load(checkpoint)
+    train()
+    if checkpoint is not None:
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        detector.save(checkpoint)
+    return detector
+
+
+def build_link(cfg, channel, det, snr_db=None, seed=0, checkpoint=None):
     """The link of one (channel, detector) curve.
 
     A learned detector is trained here, on pilots of the curve's channel
     at ``snr_db`` under its CSI case (seeded by the point's ``seed``), so
-    its link belongs to one point, not the whole curve.
+    its link belongs to one point, not the whole curve. With
+    ``checkpoint`` (a path stem) the trained model is saved there, and a
+    later call (a resumed sweep) loads it instead of training again.
     """
     from channels.csi import parse_csi
 
@@ -73,19 +95,24 @@ def build_link(cfg, channel, det, snr_db=None, seed=0):
     csi = parse_csi(det.csi)
     if DETECTORS[det.name].learned:
         train = training_options(det.options)
-        y, s = pilot_data(taps, snr_db=snr_db,
-                          num_symbols=train["train_symbols"],
-                          constellation=cfg.constellation, csi=csi,
-                          frame_length=train["train_frame_length"],
-                          seed=point_seed(seed, "pilots"))
-        detector.fit(y, s, seed=point_seed(seed, "fit"), verbose=False)
+
+        def fit():
+            y, s = pilot_data(taps, snr_db=snr_db,
+                              num_symbols=train["train_symbols"],
+                              constellation=cfg.constellation, csi=csi,
+                              frame_length=train["train_frame_length"],
+                              seed=point_seed(seed, "pilots"))
+            detector.fit(y, s, seed=point_seed(seed, "fit"), verbose=False)
+
+        detector = _trained(detector, checkpoint, fit)
         csi = None   # the CSI case lives in the training data
     return Link(Transmitter(cfg.constellation),
                 ISIChannel(taps, constellation=cfg.constellation),
                 detector, num_symbols=cfg.frame_length, csi=csi)
 
 
-def simulate_sweep_point(cfg, point, links=None, progress=None):
+def simulate_sweep_point(cfg, point, links=None, progress=None,
+                         checkpoints=None):
     """Simulate one point of ``cfg`` (no store involved).
 
     The one place that turns a :class:`SweepPoint` into a
@@ -102,14 +129,19 @@ def simulate_sweep_point(cfg, point, links=None, progress=None):
         ``(channel, detector label)``; a learned detector is trained for
         its point and never cached.
     progress : None or callable ``progress(errors, symbols)`` per batch.
+    checkpoints : None or Path
+        Directory caching trained learned detectors, one per point, named
+        by the curve's config hash and the point's seed.
 
     Output
     ------
     : rxsim.montecarlo.PointResult
     """
     if DETECTORS[point.detector.name].learned:
+        checkpoint = None if checkpoints is None else (
+            Path(checkpoints) / f"{point.key.config_hash}-{point.seed}")
         link = build_link(cfg, point.channel, point.detector,
-                          point.key.snr_db, point.seed)
+                          point.key.snr_db, point.seed, checkpoint)
     else:
         curve = (point.channel, point.detector.label)
         link = links.get(curve) if links is not None else None
@@ -187,7 +219,8 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
                 continue
             result = simulate_sweep_point(
                 cfg, point, links,
-                progress=progress(point) if progress else None)
+                progress=progress(point) if progress else None,
+                checkpoints=checkpoint_dir(db_path))
             record_point(store, point, result)
             done += 1
             if on_point:

@@ -200,3 +200,27 @@ def test_learned_detector_is_trained_per_point(tmp_path):
     again = tmp_path / "again.sqlite"
     run_sweep(cfg, again)
     assert table(again) == table(db)
+
+
+def test_resume_reuses_trained_checkpoints(tmp_path, monkeypatch):
+    from detectors import ViterbiNet
+    from rxsim.sweep import checkpoint_dir
+
+    cfg = tiny_config(LEARNED)
+    db = tmp_path / "l.sqlite"
+    run_sweep(cfg, db)
+    first = table(db)
+    saved = sorted(p.name for p in checkpoint_dir(db).iterdir())
+    assert len(saved) == 2 and saved[0].endswith(".json")
+
+    # lose the rows (not the checkpoints) and forbid training: the rerun
+    # must load the cached model and reproduce the row exactly
+    for p in tmp_path.glob("l.sqlite*"):
+        p.unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained although a checkpoint exists")
+
+    monkeypatch.setattr(ViterbiNet, "fit", no_training)
+    run_sweep(cfg, db)
+    assert table(db) == first
