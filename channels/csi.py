@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config
 
-from detectors.checks import (check_noise_variance, check_received,
-                              check_taps, is_eager)
+from detectors.checks import (as_taps, check_noise_variance,
+                              check_received, is_eager)
 from detectors.constellations import constellation_points, make_constellation
 
 from .isi import convolve_with_preamble
@@ -38,20 +38,6 @@ __all__ = ["perturb_taps_multiplicative", "perturb_taps_additive",
 
 
 # -- helpers ----------------------------------------------------------------
-
-def _as_taps(taps, name="taps"):
-    """Taps as a float or complex tensor; integers become float64."""
-    if not isinstance(taps, (tf.Tensor, tf.Variable)):
-        taps = np.asarray(taps)         # Python floats stay float64
-    taps = tf.convert_to_tensor(taps)
-    if taps.dtype.is_integer:
-        taps = tf.cast(taps, tf.float64)
-    if not (taps.dtype.is_floating or taps.dtype.is_complex):
-        raise TypeError(f"`{name}` must be real or complex numbers, got "
-                        f"{taps.dtype.name}.")
-    check_taps(taps, name=name)
-    return taps
-
 
 def _as_seed(seed):
     if seed is None:
@@ -149,7 +135,7 @@ def perturb_taps_multiplicative(taps, var=0.1, batch_size=None, seed=None):
     : [batch_size, L] (or the taps' shape if ``batch_size`` is None),
       the dtype of ``taps``
     """
-    taps = _as_taps(taps)
+    taps = as_taps(taps)
     var = _check_variance(var)
     shape = _batch_shape(taps, batch_size) + [taps.shape[-1]]
     n = _standard_normal(shape, taps.dtype, _as_seed(seed))
@@ -192,7 +178,7 @@ def perturb_taps_additive(taps, var=0.1, num_symbols=None, batch_size=None,
     ------
     : see the table; the dtype of ``taps``
     """
-    taps = _as_taps(taps)
+    taps = as_taps(taps)
     var = _check_variance(var)
     batch = _batch_shape(taps, batch_size)
     per_symbol = []
@@ -316,7 +302,7 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
     : [batch_size, L]; float64/complex128 for float64/complex128 taps,
       else single precision
     """
-    taps = _as_taps(taps)
+    taps = as_taps(taps)
     num_pilots = _check_count(num_pilots, "num_pilots")
     L = taps.shape[-1]
     if isinstance(num_pilots, int) and num_pilots < L:
@@ -433,7 +419,7 @@ class CSISpec:
           ``[batch_size, L]`` (dtypes as in the functions used)
         """
         if self.kind == "perfect":
-            return _as_taps(true_taps, name="true_taps")
+            return as_taps(true_taps, name="true_taps")
         if self.kind == "perturbed":
             if self.params["mode"] == "additive":
                 return perturb_taps_additive(true_taps, self.params["var"],

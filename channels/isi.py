@@ -1,10 +1,10 @@
 """Linear ISI channel with AWGN."""
 
-import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 
-from detectors.checks import check_noise_variance, check_received, check_taps
+from detectors.checks import (as_taps, check_noise_variance, check_received,
+                             check_taps)
 from detectors.constellations import constellation_points, make_constellation
 
 from .noise import gaussian_noise
@@ -77,12 +77,7 @@ class ISIChannel(Block):
             self._constellation, tf.float64)[0]
 
     def _as_taps(self, taps, batch_size=None):
-        # numpy first: Python lists would otherwise pass through float32
-        taps = tf.convert_to_tensor(
-            taps if tf.is_tensor(taps) else np.asarray(taps))
-        if taps.dtype.is_integer:
-            taps = tf.cast(taps, tf.float64)
-        check_taps(taps, batch_size=batch_size)
+        taps = as_taps(taps, batch_size=batch_size)
         return tf.cast(taps, self.cdtype if taps.dtype.is_complex
                        else self.rdtype)
 

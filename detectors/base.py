@@ -8,12 +8,12 @@ indices ``[batch, T]`` with ``hard_out=True``). Subclasses implement
 (Viterbi's ML sequence).
 """
 
-import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.mapping import SymbolLogits2LLRs
 
-from .checks import check_noise_variance, check_received, check_taps
+from .checks import (as_taps, check_noise_variance, check_received,
+                     check_taps)
 from .constellations import constellation_points, is_real, make_constellation
 
 __all__ = ["Detector", "TapsDetector"]
@@ -164,12 +164,7 @@ class TapsDetector(Detector):
         self._taps = self._as_taps(taps)
 
     def _as_taps(self, taps, memory=None):
-        # numpy first: Python lists would otherwise pass through float32
-        taps = tf.convert_to_tensor(
-            taps if tf.is_tensor(taps) else np.asarray(taps))
-        if taps.dtype.is_integer:
-            taps = tf.cast(taps, tf.float64)
-        check_taps(taps, memory=memory)
+        taps = as_taps(taps, memory=memory)
         if taps.dtype.is_complex and not self.is_complex:
             raise TypeError("`taps` are complex but the constellation is "
                             "real; use a complex constellation (qam).")

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = ["check_received", "check_noise_variance", "check_taps",
-           "is_eager", "MAX_STATES"]
+           "as_taps", "is_eager", "MAX_STATES"]
 
 # Largest trellis the core accepts: M**(L-1) states. Above this, memory and
 # time per symbol explode and a user has almost surely mistyped L or M.
@@ -101,3 +101,22 @@ def check_taps(taps, name="taps", memory=None, batch_size=None):
     if is_eager(taps) and not np.all(np.isfinite(_values(taps))):
         raise ValueError(f"`{name}` contains NaN or Inf.")
     return taps
+
+
+def as_taps(taps, name="taps", memory=None, batch_size=None):
+    """Taps as a checked float or complex tensor (see :func:`check_taps`).
+
+    Non-tensors go through numpy first so that Python floats stay float64
+    (``tf.convert_to_tensor`` of a list would round them to float32);
+    integers become float64. Casting to a block's precision is the
+    caller's business.
+    """
+    if not tf.is_tensor(taps):
+        taps = np.asarray(taps)
+    taps = tf.convert_to_tensor(taps)
+    if taps.dtype.is_integer:
+        taps = tf.cast(taps, tf.float64)
+    if not (taps.dtype.is_floating or taps.dtype.is_complex):
+        raise TypeError(f"`{name}` must be real or complex numbers, got "
+                        f"{taps.dtype.name}.")
+    return check_taps(taps, name=name, memory=memory, batch_size=batch_size)
