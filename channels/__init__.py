@@ -5,9 +5,13 @@ Django Channels; do not install both in one environment."""
 from .csi import (CSISpec, estimate_taps_from_pilots, estimate_taps_ls,
                   parse_csi, perturb_taps_additive, perturb_taps_multiplicative)
 from .isi import ISIChannel, convolve_with_preamble
+from .poisson import PoissonChannel
 from .taps import exponential_taps
+from .time_varying import PAPER_PERIODS, time_varying_taps
 
-__all__ = ["ISIChannel", "convolve_with_preamble", "exponential_taps",
+__all__ = ["ISIChannel", "PoissonChannel", "convolve_with_preamble",
+           "exponential_taps",
            "CSISpec", "parse_csi", "perturb_taps_multiplicative",
            "perturb_taps_additive", "estimate_taps_ls",
-           "estimate_taps_from_pilots"]
+           "estimate_taps_from_pilots", "time_varying_taps",
+           "PAPER_PERIODS"]

@@ -19,10 +19,12 @@ from .factor_graph import LearnedFactorGraph, ViterbiNet, train_many
 from .learned import LearnedDetector
 from .lmmse import LMMSEDetector
 from .model_based import BCJRDetector, ViterbiDetector
+from .poisson import PoissonSymbolwiseDetector
 from .sbrnn import SBRNN
 from .symbolwise import SymbolwiseDetector
 
 __all__ = ["Detector", "TapsDetector", "SymbolwiseDetector", "LMMSEDetector",
            "ViterbiDetector", "BCJRDetector", "BruteForceDetector",
            "ViterbiNet", "LearnedFactorGraph", "SBRNN", "LearnedDetector",
-           "train_many", "make_constellation"]
+           "train_many", "make_constellation",
+           "PoissonSymbolwiseDetector"]

@@ -3,6 +3,11 @@
 Symbol index ``i`` <-> point ``constellation.points[i]`` <-> bit label =
 binary representation of ``i`` (Sionna's convention). For BPSK index 0 is
 +1 and index 1 is -1.
+
+On-off keying (``"ook"``, for the Poisson channel of optical / molecular
+links) is a Sionna ``"custom"`` constellation with points ``[0, 1]``, neither
+centred nor normalised: index 0 is "off" (also the preamble symbol), index
+1 is "on". It is real.
 """
 
 import re
@@ -15,6 +20,13 @@ __all__ = ["make_constellation", "constellation_name", "is_real",
            "constellation_points"]
 
 _NAMED = {"bpsk": ("pam", 1), "qpsk": ("qam", 2)}
+_OOK_POINTS = (0.0, 1.0)
+
+
+def _is_ook(c):
+    """True for the on-off keying constellation (custom, points [0, 1])."""
+    return (c.constellation_type == "custom" and c.num_points == 2 and
+            np.array_equal(np.asarray(c.points), np.asarray(_OOK_POINTS)))
 
 
 def make_constellation(spec=None, precision=None):
@@ -25,7 +37,8 @@ def make_constellation(spec=None, precision=None):
     spec : None | str | Constellation
         ``None`` -> BPSK. Names: ``"bpsk"``, ``"qpsk"``, ``"pamM"`` (M-PAM,
         real, unit energy), ``"qamM"`` (M-QAM, complex, unit energy),
-        M a power of two. A ``Constellation`` is returned as is.
+        M a power of two, ``"ook"`` (on-off keying, real points ``[0, 1]``,
+        not normalised). A ``Constellation`` is returned as is.
     """
     if spec is None:
         spec = "bpsk"
@@ -36,6 +49,10 @@ def make_constellation(spec=None, precision=None):
                         "'bpsk', 'pam4', 'qam16', or a sionna "
                         f"Constellation; got {type(spec).__name__}.")
     name = spec.lower().replace("-", "")
+    if name == "ook":
+        return Constellation("custom", 1, points=list(_OOK_POINTS),
+                             normalize=False, center=False,
+                             precision=precision)
     if name in ("bpsk", "qpsk"):
         kind, bits = _NAMED[name]
     else:
@@ -46,22 +63,27 @@ def make_constellation(spec=None, precision=None):
                 m.group(1) == "qam" and bits % 2):
             raise ValueError(
                 f"Unknown constellation {spec!r}; use 'bpsk', 'qpsk', "
-                "'pamM' (M = 2, 4, 8, ...) or 'qamM' (M = 4, 16, 64, ...).")
+                "'pamM' (M = 2, 4, 8, ...), 'qamM' (M = 4, 16, 64, ...) or "
+                "'ook'.")
         kind = m.group(1)
     return Constellation(kind, bits, normalize=True, precision=precision)
 
 
 def constellation_name(constellation):
-    """Short name, e.g. ``'bpsk'``, ``'pam4'``, ``'qam16'``."""
+    """Short name, e.g. ``'bpsk'``, ``'pam4'``, ``'qam16'``, ``'ook'``."""
     c = make_constellation(constellation)
+    if _is_ook(c):
+        return "ook"
     if c.constellation_type == "pam" and c.num_bits_per_symbol == 1:
         return "bpsk"
     return f"{c.constellation_type}{c.num_points}"
 
 
 def is_real(constellation):
-    """PAM (and BPSK) constellations are real; QAM and custom are complex."""
-    return make_constellation(constellation).constellation_type == "pam"
+    """PAM (and BPSK) and OOK constellations are real; QAM and other custom
+    constellations are complex."""
+    c = make_constellation(constellation)
+    return c.constellation_type == "pam" or _is_ook(c)
 
 
 def constellation_points(constellation, dtype=tf.float32):

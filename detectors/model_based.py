@@ -6,6 +6,11 @@ The branch metric of state ``s`` and input ``m`` at time ``k`` is
 ``mu[s, m] = h[0] p[m] + sum_{j>=1} h[j] p[x[k-j](s)]``
 (:func:`detectors.trellis.branch_means`). Imperfect CSI is expressed by
 handing the detectors estimated or perturbed taps.
+
+With ``likelihood="poisson"`` the same detectors use the branch metrics of
+the Poisson channel (:mod:`detectors.poisson`: on-off keying, ``no = 1 /
+rho``), ``log p(y[k] | s, m) = y log(lam[s, m]) - lam[s, m]`` with
+``lam = mu / sqrt(no) + 1``.
 """
 
 import numpy as np
@@ -13,6 +18,7 @@ import tensorflow as tf
 
 from .base import TapsDetector
 from .gaussian import NO_FLOOR, gaussian_loglik
+from .poisson import LIKELIHOODS, PoissonBranchMetrics
 from .trellis import (INITIAL_STATES, BranchMetrics, Trellis, branch_means,
                       check_chunking, compiled_with_gradient,
                       forward_backward_time_major, viterbi_time_major)
@@ -113,43 +119,48 @@ class GaussianBranchMetrics(BranchMetrics):
         super().__init__(inputs, step, mu.shape[0], mu.shape[1])
 
 
-def _soft(y, no, taps, points, max_log, initial_state, chunk_size, overlap):
+_METRICS = {"gaussian": GaussianBranchMetrics,
+            "poisson": PoissonBranchMetrics}
+
+
+def _soft(y, no, taps, points, max_log, initial_state, chunk_size, overlap,
+          likelihood="gaussian"):
     lp = forward_backward_time_major(
-        GaussianBranchMetrics(y, no, taps, points), max_log, initial_state,
+        _METRICS[likelihood](y, no, taps, points), max_log, initial_state,
         chunk_size, overlap)
     return tf.transpose(lp, [1, 0, 2])
 
 
 def _hard(y, no, taps, points, viterbi, max_log, initial_state, chunk_size,
-          overlap):
+          overlap, likelihood="gaussian"):
     if viterbi:
         return tf.transpose(viterbi_time_major(
-            GaussianBranchMetrics(y, no, taps, points), initial_state,
+            _METRICS[likelihood](y, no, taps, points), initial_state,
             chunk_size, overlap))
     return tf.argmax(_soft(y, no, taps, points, max_log, initial_state,
-                           chunk_size, overlap), axis=-1,
+                           chunk_size, overlap, likelihood), axis=-1,
                      output_type=tf.int32)
 
 
 _COMPILED = {}
 
 
-def _compiled(hard, *options):
-    """Recursions compiled once per option set and shared by all detector
-    instances: the taps and points are inputs, so a new detector (new CSI)
-    with the same shapes reuses the compiled code instead of compiling
-    anew."""
-    key = (hard,) + options
+def _compiled(hard, *options, likelihood="gaussian"):
+    """Recursions compiled once per option set (and likelihood) and shared
+    by all detector instances: the taps and points are inputs, so a new
+    detector (new CSI) with the same shapes reuses the compiled code
+    instead of compiling anew."""
+    key = (hard, likelihood) + options
     if key not in _COMPILED:
         if hard:
             _COMPILED[key] = tf.function(
                 lambda y, no, taps, points: _hard(y, no, taps, points,
-                                                  *options),
+                                                  *options, likelihood),
                 jit_compile=True, autograph=False)
         else:
             _COMPILED[key] = compiled_with_gradient(
                 lambda y, no, taps, points: _soft(y, no, taps, points,
-                                                  *options))
+                                                  *options, likelihood))
     return _COMPILED[key]
 
 
@@ -161,9 +172,17 @@ class _TrellisDetector(TapsDetector):
 
     def __init__(self, taps, constellation=None, hard_out=False,
                  initial_state="known", chunk_size=None, overlap=None,
-                 precision=None, **kwargs):
+                 precision=None, likelihood="gaussian", **kwargs):
         super().__init__(taps, constellation=constellation,
                          hard_out=hard_out, precision=precision, **kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}, "
+                             f"got {likelihood!r}.")
+        if likelihood == "poisson" and self.is_complex:
+            raise ValueError("`likelihood='poisson'` needs a real "
+                             "constellation (counts of on-off keying: use "
+                             "constellation='ook').")
+        self._likelihood = likelihood
         self._trellis = Trellis(self.num_points, self.memory)
         if initial_state not in INITIAL_STATES:
             raise ValueError(f"`initial_state` must be one of "
@@ -182,9 +201,16 @@ class _TrellisDetector(TapsDetector):
         """str : ``"known"`` (preamble) or ``"unknown"`` (uniform)."""
         return self._initial_state
 
+    @property
+    def likelihood(self):
+        """str : ``"gaussian"`` or ``"poisson"`` branch metrics."""
+        return self._likelihood
+
     def branch_metrics(self, y, no):
-        """Lazy :class:`GaussianBranchMetrics` of validated ``(y, no)``."""
-        return GaussianBranchMetrics(y, no, self._taps, self._points)
+        """Lazy :class:`GaussianBranchMetrics` (or
+        :class:`detectors.poisson.PoissonBranchMetrics`) of validated
+        ``(y, no)``."""
+        return _METRICS[self._likelihood](y, no, self._taps, self._points)
 
     def _options(self):
         return (self._initial_state, self._chunk_size, self._overlap)
@@ -193,7 +219,8 @@ class _TrellisDetector(TapsDetector):
     # place (inlined under XLA). They already normalise: no second
     # log-sum-exp from the base class.
     def _normalised(self, y, no):
-        return _compiled(False, self._max_log, *self._options())(
+        return _compiled(False, self._max_log, *self._options(),
+                         likelihood=self._likelihood)(
             y, no, self._taps, self._points)
 
     def _symbol_logits(self, y, no):
@@ -201,7 +228,8 @@ class _TrellisDetector(TapsDetector):
 
     def _hard_decisions(self, y, no):
         return _compiled(True, self._viterbi_hard, self._max_log,
-                         *self._options())(y, no, self._taps, self._points)
+                         *self._options(), likelihood=self._likelihood)(
+            y, no, self._taps, self._points)
 
 
 class ViterbiDetector(_TrellisDetector):
@@ -233,13 +261,17 @@ class ViterbiDetector(_TrellisDetector):
     overlap : None | int
         Traceback depth beyond each chunk, ``>= 5 L`` (default ``10 L``).
     precision : None | "single" | "double"
+    likelihood : "gaussian" | "poisson"
+        Branch metrics: linear Gaussian channel (default) or the Poisson
+        channel of :mod:`detectors.poisson` (real constellation, e.g.
+        ``"ook"``; ``no = 1 / rho``; rates below ``RATE_FLOOR`` clipped).
 
     Input
     -----
     y : [batch, T], tf.float or tf.complex
-        Received samples.
+        Received samples (counts for ``likelihood="poisson"``).
     no : scalar or [batch], tf.float
-        Noise variance.
+        Noise variance (``1 / rho`` for ``likelihood="poisson"``).
 
     Output
     ------
@@ -275,11 +307,14 @@ class BCJRDetector(_TrellisDetector):
         backward recursion of a window starts uniform ``overlap`` symbols
         beyond its chunk.
     precision : None | "single" | "double"
+    likelihood : "gaussian" | "poisson"
+        Branch metrics, as in :class:`ViterbiDetector`.
 
     Input
     -----
     y : [batch, T], tf.float or tf.complex
     no : scalar or [batch], tf.float
+        Noise variance (``1 / rho`` for ``likelihood="poisson"``).
 
     Output
     ------
@@ -291,11 +326,13 @@ class BCJRDetector(_TrellisDetector):
 
     def __init__(self, taps, constellation=None, max_log=False,
                  hard_out=False, initial_state="known", chunk_size=None,
-                 overlap=None, precision=None, **kwargs):
+                 overlap=None, precision=None, likelihood="gaussian",
+                 **kwargs):
         super().__init__(taps, constellation=constellation,
                          hard_out=hard_out, initial_state=initial_state,
                          chunk_size=chunk_size, overlap=overlap,
-                         precision=precision, **kwargs)
+                         precision=precision, likelihood=likelihood,
+                         **kwargs)
         self._max_log = bool(max_log)
 
     @property

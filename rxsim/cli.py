@@ -19,7 +19,10 @@ def _fail(message):
 
 
 def format_table(rows):
-    """A plain-text SER table of results rows."""
+    """A plain-text SER table of results rows (SER, BER and BLER with the
+    BLER interval when a row is a coded point)."""
+    if any(r.get("bler") is not None for r in rows):
+        return _format_coded_table(rows)
     head = (f"{'detector':<24} {'csi':<20} {'channel':<24} {'SNR':>6} "
             f"{'errors':>8} {'symbols':>10} {'SER':>10}  CI ({'Wilson'})")
     lines = [head, "-" * len(head)]
@@ -29,6 +32,48 @@ def format_table(rows):
             f"{r['snr_db']:>6.1f} {r['errors']:>8d} {r['symbols']:>10d} "
             f"{r['ser']:>10.3e}  [{r['ser_lo']:.2e}, {r['ser_hi']:.2e}]")
     return "\n".join(lines)
+
+
+def _format_coded_table(rows):
+    def rate(v):
+        return f"{'-':>10}" if v is None else f"{v:>10.3e}"
+
+    head = (f"{'detector':<24} {'csi':<20} {'channel':<24} {'SNR':>6} "
+            f"{'SER':>10} {'BER':>10} {'blk err':>8} {'blocks':>8} "
+            f"{'BLER':>10}  CI (Wilson)")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        blocks = "-" if r.get("blocks") is None else r["blocks"]
+        block_errors = ("-" if r.get("block_errors") is None
+                        else r["block_errors"])
+        ci = ("" if r.get("bler") is None else
+              f"[{r['bler_lo']:.2e}, {r['bler_hi']:.2e}]")
+        lines.append(
+            f"{r['detector']:<24.24} {r['csi']:<20.20} {r['channel']:<24.24} "
+            f"{r['snr_db']:>6.1f} {r['ser']:>10.3e} {rate(r['ber'])} "
+            f"{block_errors:>8} {blocks:>8} {rate(r.get('bler'))}  {ci}")
+    lines.append("(SER: uncoded symbol decisions; BER: information bits "
+                 "after decoding)")
+    return "\n".join(lines)
+
+
+def _parse_metric(metric):
+    """``--metric`` value -> None (auto) or a tuple of metric names."""
+    from .plots import METRICS
+
+    if metric is None:
+        return None
+    names = tuple(m.strip().lower() for m in metric.split(",") if m.strip())
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        _fail(f"--metric must be one or more of {', '.join(METRICS)} "
+              f"(comma-separated), got {metric!r}.")
+    return names
+
+
+_METRIC_HELP = ("Plotted metric(s): ser, ber, bler, comma-separated for "
+                "several rows of panels [default: ber,bler for coded "
+                "experiments, ser otherwise]")
 
 
 def _default_db(cfg):
@@ -46,6 +91,7 @@ def sweep(
     plot: Path = typer.Option(None, help="Figure to write (PNG + PDF) "
                               "[default: next to the database]"),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the figure"),
+    metric: str = typer.Option(None, help=_METRIC_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No progress bars"),
     backend: str = typer.Option("local", help="Where points run: 'local' "
@@ -80,6 +126,7 @@ def sweep(
               "by --address has its own CPUs.")
     if num_cpus is not None and num_cpus < 1:
         _fail(f"--num-cpus must be >= 1, got {num_cpus}.")
+    metrics = _parse_metric(metric)
     if backend == "ray":
         from .ray_backend import RayNotInstalledError, import_ray
         try:
@@ -104,7 +151,12 @@ def sweep(
 
         def update(errors, symbols):
             bar.update(min(symbols, cfg.max_symbols) - bar.n)
-            bar.set_postfix(errors=errors, ser=f"{errors / symbols:.2e}")
+            if cfg.code is not None:     # coded points count block errors
+                blocks = symbols // cfg.frame_length
+                bar.set_postfix(block_errors=errors,
+                                bler=f"{errors / blocks:.2e}")
+            else:
+                bar.set_postfix(errors=errors, ser=f"{errors / symbols:.2e}")
             if errors >= cfg.target_errors or symbols >= cfg.max_symbols:
                 bar.total = bar.n     # stopped early: show it as complete
                 bar.close()
@@ -137,8 +189,14 @@ def sweep(
     typer.echo(f"\n{done} point(s) simulated, {skipped} resumed from {db}")
     if not no_plot:
         from .plots import plot_ser
-        files = plot_ser(rows, plot or Path(db).with_suffix(".png"),
-                         title=f"{cfg.name} ({cfg.constellation})")
+        title = f"{cfg.name} ({cfg.constellation})"
+        if cfg.code is not None:
+            title += (f", {cfg.code.type} k={cfg.code.k} n={cfg.code.n}")
+        try:
+            files = plot_ser(rows, plot or Path(db).with_suffix(".png"),
+                             title=title, metric=metrics)
+        except ValueError as e:
+            _fail(str(e))
         typer.echo("figure: " + ", ".join(str(f) for f in files))
 
 
@@ -158,13 +216,16 @@ def plot_cmd(
                                 help="Figure file (.png; a .pdf is written "
                                 "beside it)"),
     experiment: str = typer.Option(None, help="Only this experiment"),
+    metric: str = typer.Option(None, help=_METRIC_HELP),
 ):
-    """Plot SER vs SNR with confidence intervals from a database."""
+    """Plot SER (coded experiments: BER and BLER) vs SNR with confidence
+    intervals from a database."""
     from .plots import plot_ser
 
+    metrics = _parse_metric(metric)
     rows = _open_rows(db, experiment)
     try:
-        files = plot_ser(rows, output, title=experiment)
+        files = plot_ser(rows, output, title=experiment, metric=metrics)
     except ValueError as e:
         _fail(str(e))
     typer.echo("figure: " + ", ".join(str(f) for f in files))
@@ -229,6 +290,8 @@ def detectors():
                    (f"  [options: {opts}]" if opts else ""))
     typer.echo("\ncsi = 'perfect' | 'perturbed:var=0.1' | "
                "'estimated:pilots=64' (per detector)")
+    typer.echo("output = 'soft' | 'hard' (per detector, with a [code] "
+               "section; default 'hard' for viterbi and viterbinet)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from detectors.constellations import make_constellation
 from .registry import DETECTORS, check_detector_options
 
 __all__ = ["ConfigError", "SweepConfig", "ChannelSpec", "DetectorSpec",
-           "load_config", "parse_config", "snr_to_no"]
+           "CodeSpec", "load_config", "parse_config", "snr_to_no"]
 
 
 class ConfigError(ValueError):
@@ -45,36 +45,86 @@ def snr_to_no(snr_db):
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One ISI channel: exponential taps ``exp(-gamma*l)`` or explicit taps."""
+    """One channel: exponential taps ``exp(-gamma*l)`` or explicit taps.
+
+    ``kind`` is ``"isi"`` (linear ISI with AWGN, ``channels.ISIChannel``)
+    or ``"poisson"`` (on-off keying through ``channels.PoissonChannel``:
+    counts ``~ Poisson(sqrt(rho) sum_l h[l] x[k-l] + 1)`` with the same
+    SNR grid, ``no = 1/rho = 10**(-snr_db/10)``).
+    ``phases`` (radians, one per tap; ISI only) rotate the taps into
+    complex ones, ``h[l] exp(1j phases[l])``, for QPSK / QAM links.
+    """
     memory: int
     gamma: float | None = None
     taps: tuple | None = None
     normalize: bool = False
+    kind: str = "isi"
+    # radians, one per tap: complex taps h[l] exp(1j phases[l])
+    phases: tuple | None = None
+
+    def hash_payload(self):
+        """This channel's part of a curve's config hash: its fields, with
+        ``kind`` left out for ISI channels so that the hashes (and stored
+        rows) of configs written before channel kinds existed stay
+        valid."""
+        payload = dataclasses.asdict(self)
+        if payload.get("kind") == "isi":
+            del payload["kind"]
+        if payload.get("phases") is None:   # likewise for real channels
+            del payload["phases"]
+        return payload
 
     def tap_array(self):
-        """Taps as a numpy array ``[L]``."""
+        """Taps as a numpy array ``[L]`` (complex128 with ``phases``)."""
         if self.taps is not None:
-            return np.asarray(self.taps)
-        return exponential_taps(self.memory, self.gamma,
-                                normalize=self.normalize)
+            taps = np.asarray(self.taps)
+        else:
+            taps = exponential_taps(self.memory, self.gamma,
+                                    normalize=self.normalize)
+        if self.phases is not None:
+            taps = taps * np.exp(1j * np.asarray(self.phases))
+        return taps
 
     @property
     def label(self):
         """Short name used as the results key, e.g. ``isi:L=4,gamma=0.2``."""
+        phases = "" if self.phases is None else (
+            ",phases=[" + ",".join(f"{p:g}" for p in self.phases) + "]")
         if self.taps is not None:
             taps = ",".join(f"{t:g}" for t in self.taps)
-            return f"isi:taps=[{taps}]"
+            return f"{self.kind}:taps=[{taps}]{phases}"
         norm = ",normalized" if self.normalize else ""
-        return f"isi:L={self.memory},gamma={self.gamma:g}{norm}"
+        return (f"{self.kind}:L={self.memory},gamma={self.gamma:g}{norm}"
+                f"{phases}")
 
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """A detector by registry name, with its options and CSI case."""
+    """A detector by registry name, with its options and CSI case.
+
+    ``output`` (``"soft"`` | ``"hard"``) is what a coded link's decoder
+    gets from it; ``None`` in configs without a ``[code]`` section."""
     name: str
     label: str
     csi: str = "perfect"
     options: dict = field(default_factory=dict)
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeSpec:
+    """The ``[code]`` section: a channel code around every link.
+
+    ``type`` is ``"ldpc5g"`` (Sionna's ``LDPC5GEncoder(k, n)`` /
+    ``LDPC5GDecoder``, ``num_iter`` BP iterations); ``interleave`` and
+    ``hard_llr`` as in :class:`rxsim.coded.CodedLink`. A codeword is one
+    frame, so ``frame_length = n / bits_per_symbol``."""
+    type: str
+    k: int
+    n: int
+    num_iter: int = 20
+    interleave: bool = True
+    hard_llr: float = 2.5
 
 
 @dataclass(frozen=True)
@@ -92,6 +142,7 @@ class SweepConfig:
     confidence: float
     xla: bool
     detectors: tuple
+    code: CodeSpec | None = None
 
     def with_seed(self, seed):
         """A copy with another sweep seed."""
@@ -101,10 +152,20 @@ class SweepConfig:
         """Hash of everything that determines the numbers of one
         (channel, detector) curve, SNR aside. Adding SNR points or
         detectors keeps the hashes (and finished rows) of the others."""
+        payload = self.hash_payload(channel, detector)
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def hash_payload(self, channel, detector):
+        """The dict :meth:`point_hash` hashes (as sorted JSON).
+
+        The code and the detector's ``output`` enter only when the config
+        has a ``[code]``: configs without one hash exactly as before codes
+        existed, so their stored rows keep resuming."""
         payload = {
             "seed": self.seed, "constellation": self.constellation,
             "frame_length": self.frame_length, "batch_size": self.batch_size,
-            "channel": dataclasses.asdict(channel),
+            "channel": channel.hash_payload(),
             "detector": {"name": detector.name, "csi": detector.csi,
                          "options": detector.options},
             "target_errors": self.target_errors,
@@ -112,8 +173,10 @@ class SweepConfig:
             # XLA draws other random numbers from the same stateless seeds
             "xla": self.xla,
         }
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        if self.code is not None:
+            payload["code"] = dataclasses.asdict(self.code)
+            payload["detector"]["output"] = detector.output
+        return payload
 
 
 # -- schema ---------------------------------------------------------------
@@ -122,11 +185,13 @@ _SECTIONS = {
     "link": {"constellation": str, "frame_length": int, "batch_size": int,
              "xla": bool},
     "channel": {"kind": str, "memory": int, "gamma": (float, list),
-                "taps": list, "normalize": bool},
+                "taps": list, "normalize": bool, "phases": list},
     "sweep": {"snr_db": (list, dict), "target_errors": int,
               "max_symbols": int, "confidence": float},
     # any other key of a [[detector]] table is an option of that detector
-    "detector": {"name": str, "label": str, "csi": str},
+    "detector": {"name": str, "label": str, "csi": str, "output": str},
+    "code": {"type": str, "k": int, "n": int, "num_iter": int,
+             "interleave": bool, "hard_llr": float},
 }
 _MAX_SNR_POINTS = 1000
 _DEFAULTS = {"seed": 1, "constellation": "bpsk", "frame_length": 100,
@@ -201,10 +266,14 @@ def _snr_grid(spec, problems):
     return tuple(float(v) for v in spec)
 
 
+_CHANNEL_KINDS = ("isi", "poisson")
+
+
 def _channels(table, problems):
     kind = table.get("kind", "isi")
-    if kind != "isi":
-        problems.append(f"[channel] kind {kind!r} unknown; allowed: 'isi'")
+    if kind not in _CHANNEL_KINDS:
+        problems.append(f"[channel] kind {kind!r} unknown; allowed: "
+                        f"{', '.join(map(repr, _CHANNEL_KINDS))}")
         return ()
     taps, gamma = table.get("taps"), table.get("gamma")
     memory = table.get("memory")
@@ -223,7 +292,7 @@ def _channels(table, problems):
             problems.append(f"[channel] memory = {memory} but {len(taps)} "
                             "taps given")
         return (ChannelSpec(memory=len(taps),
-                            taps=tuple(float(t) for t in taps)),)
+                            taps=tuple(float(t) for t in taps), kind=kind),)
     if not _type_ok(memory, int) or isinstance(memory, bool) or memory < 1:
         problems.append(f"[channel] memory (L, number of taps) must be an "
                         f"integer >= 1 with gamma, got {memory!r}")
@@ -235,10 +304,161 @@ def _channels(table, problems):
                         f"of them, got {gamma!r}")
         return ()
     return tuple(ChannelSpec(memory=memory, gamma=float(g),
-                             normalize=normalize) for g in gammas)
+                             normalize=normalize, kind=kind) for g in gammas)
 
 
-def _detectors(entries, problems):
+def _with_phases(channels, table, constellation, problems):
+    """``channels`` with the ``[channel] phases`` (radians, one per tap)
+    that make their taps complex, ``h[l] exp(1j phases[l])``."""
+    from detectors.constellations import is_real
+
+    phases = table.get("phases")
+    if phases is None or not _type_ok(phases, list):
+        return channels          # absent, or its type is reported already
+    before = len(problems)
+    if not phases or not all(_type_ok(p, float) and math.isfinite(p)
+                             for p in phases):
+        problems.append(f"[channel] phases must be an array of finite "
+                        f"numbers (radians, one per tap), got {phases}")
+    if table.get("kind", "isi") != "isi":
+        problems.append("[channel] phases (complex taps) apply to kind = "
+                        "'isi' only; remove phases")
+    for c in channels:
+        if len(phases) != c.memory:
+            problems.append(f"[channel] phases has {len(phases)} entries "
+                            f"but the channel has {c.memory} taps; give one "
+                            "phase per tap")
+            break
+    try:
+        real = is_real(make_constellation(constellation))
+    except (ValueError, TypeError):
+        real = False             # reported with [link] already
+    if real:
+        problems.append(f"[channel] phases make the taps complex, which "
+                        f"needs a complex constellation, but [link] "
+                        f"constellation = {constellation!r} is real; use "
+                        f"'qpsk' or 'qamM', or remove phases")
+    if len(problems) > before:
+        return channels
+    return tuple(dataclasses.replace(c, phases=tuple(float(p)
+                                                     for p in phases))
+                 for c in channels)
+
+
+def _default_xla(channels):
+    """XLA unless a channel is Poisson (its sampler has no XLA kernel)."""
+    return _DEFAULTS["xla"] and all(c.kind != "poisson" for c in channels)
+
+
+def _channel_kind_problems(channels, constellation, link, detectors,
+                           problems):
+    """Combinations of channel kind, constellation, XLA and detectors that
+    cannot work (a Poisson channel takes OOK, no XLA, Poisson metrics)."""
+    from detectors.constellations import constellation_name
+
+    kinds = {c.kind for c in channels}
+    poisson = "poisson" in kinds
+    if poisson:
+        try:
+            name = constellation_name(make_constellation(constellation))
+        except (ValueError, TypeError):
+            name = None         # reported with [link] already
+        if name is not None and name != "ook":
+            problems.append(
+                f"[channel] kind = 'poisson' needs [link] constellation = "
+                f"'ook' (on-off keying: intensities 0 and 1), got "
+                f"{constellation!r}")
+        if link.get("xla") is True:
+            problems.append(
+                "[link] xla = true cannot run a 'poisson' channel: "
+                "TensorFlow's Poisson sampler has no XLA kernel; set xla = "
+                "false or leave it out (poisson channels default to false)")
+    for det in detectors:
+        where = f"[[detector]] {det.label!r}"
+        entry = DETECTORS[det.name]
+        likelihood = det.options.get("likelihood")
+        if poisson and det.csi.startswith("estimated"):
+            problems.append(
+                f"{where} csi = {det.csi!r}: pilot-based tap estimation "
+                "assumes the Gaussian ISI channel; on a 'poisson' channel use "
+                "'perfect' or 'perturbed:var=V'")
+        if entry.learned:
+            continue
+        if poisson and "likelihood" not in entry.options:
+            problems.append(
+                f"{where} ({det.name}) has no Poisson model; a 'poisson' "
+                "channel takes bcjr, maxlog-bcjr, viterbi or symbolwise "
+                "(with likelihood = 'poisson') and the learned detectors")
+        elif poisson and likelihood != "poisson":
+            problems.append(
+                f"{where} ({det.name}) on a 'poisson' channel needs "
+                "likelihood = 'poisson' (Gaussian metrics ignore the count "
+                "statistics and the dark current)")
+        elif not poisson and likelihood == "poisson":
+            problems.append(
+                f"{where} likelihood = 'poisson' needs [channel] kind = "
+                "'poisson' (the channel is Gaussian ISI)")
+
+
+# Detectors whose natural output is a hard decision (Viterbi's ML
+# sequence): a coded link gives the decoder their decisions by default.
+_HARD_OUTPUT = ("viterbi", "viterbinet")
+
+
+def _code(data, constellation, link, problems):
+    """The ``[code]`` section -> :class:`CodeSpec` (or ``None``)."""
+    from .coded import CODE_TYPES, DEFAULT_HARD_LLR, DEFAULT_NUM_ITER, \
+        code_problems
+
+    if "code" not in data:
+        return None
+    table = data["code"]
+    if not isinstance(table, dict):
+        problems.append("[code] must be a table")
+        return None
+    before = len(problems)
+    _check_table(table, "code", problems)
+    kind = table.get("type")
+    if kind is None:
+        problems.append(f"[code] type is required; allowed: "
+                        f"{', '.join(map(repr, CODE_TYPES))}")
+    elif kind not in CODE_TYPES:
+        problems.append(f"[code] type {kind!r} unknown; allowed: "
+                        f"{', '.join(map(repr, CODE_TYPES))}")
+    for key in ("k", "n"):
+        if key not in table:
+            problems.append(f"[code] {key} is required (k information "
+                            "bits, n codeword bits per frame)")
+    num_iter = _positive(table, "code", "num_iter", problems,
+                         DEFAULT_NUM_ITER)
+    hard_llr = table.get("hard_llr", DEFAULT_HARD_LLR)
+    if _type_ok(hard_llr, float) and not (math.isfinite(hard_llr)
+                                          and hard_llr > 0):
+        problems.append(f"[code] hard_llr must be a finite number > 0, got "
+                        f"{hard_llr}")
+    if len(problems) > before:
+        return None
+    try:
+        bps = make_constellation(constellation).num_bits_per_symbol
+    except (ValueError, TypeError):
+        bps = None                    # reported with [link] already
+    for p in code_problems(table["k"], table["n"], bps):
+        problems.append(f"[code] {p}")
+    if bps is not None and "frame_length" in link and \
+            link["frame_length"] * bps != table["n"]:
+        problems.append(
+            f"[link] frame_length = {link['frame_length']} but one codeword "
+            f"of n = {table['n']} bits is {table['n'] // bps} symbols of "
+            f"{bps} bit(s); leave frame_length out with [code]")
+    if len(problems) > before:
+        return None
+    return CodeSpec(type=kind, k=table["k"], n=table["n"],
+                    num_iter=num_iter,
+                    interleave=table.get("interleave", True),
+                    hard_llr=float(hard_llr))
+
+
+def _detectors(entries, problems, coded=False):
     from channels.csi import parse_csi
 
     specs, labels = [], set()
@@ -267,16 +487,30 @@ def _detectors(entries, problems):
             csi = str(parse_csi(csi))    # canonical spelling keys results
         except (ValueError, TypeError) as e:
             problems.append(f"{where} csi: {e}")
+        output = entry.get("output")
+        if output is not None and not coded:
+            problems.append(f"{where} output = {output!r} applies to coded "
+                            "links only; add a [code] section or remove "
+                            "output")
+        elif output is not None and output not in ("soft", "hard"):
+            problems.append(f"{where} output must be 'soft' or 'hard', got "
+                            f"{output!r}")
         if len(problems) > before:
             continue
+        default_output = "hard" if name in _HARD_OUTPUT else "soft"
+        if coded and output is None:
+            output = default_output
         label = entry.get("label", name if csi == "perfect"
                           else f"{name} ({csi})")
+        if output is not None and output != default_output and \
+                "label" not in entry:
+            label += f" [{output}]"
         if label in labels:
             problems.append(f"{where} label {label!r} used twice; give "
                             "each detector a distinct label")
         labels.add(label)
         specs.append(DetectorSpec(name=name, label=label, csi=csi,
-                                  options=options))
+                                  options=options, output=output))
     return tuple(specs)
 
 
@@ -319,17 +553,25 @@ def parse_config(data, source="config"):
         ("link", link, "frame_length"), ("link", link, "batch_size"),
         ("sweep", sweep, "target_errors"), ("sweep", sweep, "max_symbols"))}
     channels = _channels(chan, problems) if "channel" in data else ()
+    channels = _with_phases(channels, chan, constellation, problems)
     snr_spec = sweep.get("snr_db")
     snrs = (_snr_grid(snr_spec, problems)
             if _type_ok(snr_spec, (list, dict)) else ())
-    detectors = _detectors(data.get("detector"), problems)
+    code = _code(data, constellation, link, problems)
+    if code is not None:                    # one codeword per frame
+        bps = make_constellation(constellation).num_bits_per_symbol
+        values["frame_length"] = code.n // bps
+    detectors = _detectors(data.get("detector"), problems,
+                           coded="code" in data)
+    _channel_kind_problems(channels, constellation, link, detectors, problems)
     if problems:
         raise ConfigError(problems, source)
     return SweepConfig(
         name=exp["name"], seed=exp.get("seed", _DEFAULTS["seed"]),
         constellation=constellation, channels=channels, snr_db=snrs,
-        confidence=float(confidence), xla=link.get("xla", _DEFAULTS["xla"]),
-        detectors=detectors, **values)
+        confidence=float(confidence),
+        xla=link.get("xla", _default_xla(channels)),
+        detectors=detectors, code=code, **values)
 
 
 def load_config(path):

@@ -15,6 +15,17 @@ Bit-identical means: same seed, same ``xla`` flag, same device type and
 TensorFlow version. XLA implements the stateless random ops with its own
 generator, so ``xla=True`` and ``xla=False`` draw different (equally valid)
 samples from the same seed; a sweep config should fix ``xla``.
+
+Coded points (:class:`rxsim.coded.CodedLink`): each frame is one LDPC
+codeword. ``errors / symbols / ser`` still count the detector's *uncoded*
+symbol decisions, ``bit_errors / bits / ber`` count *information bits
+after decoding*, and ``block_errors / blocks / bler`` count codewords with
+at least one wrong information bit. The stopping counter is then block
+errors (``target_errors`` block errors), since a codeword error brings
+several correlated bit errors; ``max_symbols`` still counts channel
+symbols (``blocks * T``). The BER intervals assume independent bits and
+are therefore too narrow for coded points (bit errors come in blocks); the
+BLER intervals are exact (blocks are independent).
 """
 
 import hashlib
@@ -142,6 +153,14 @@ class PointResult:
     seed : int
         The point's seed (see :func:`point_seed`).
     stop_reason : "target_errors" | "max_symbols"
+    block_errors, blocks : int or None
+        Coded points only (else ``None``): codewords with at least one
+        wrong information bit after decoding, and simulated codewords. For
+        coded points ``bit_errors / bits / ber`` count information bits
+        after decoding, while ``errors / symbols / ser`` remain the
+        detector's uncoded symbol decisions.
+    bler : float or None
+    bler_ci_wilson, bler_ci_cp : (float, float) or None
     """
 
     errors: int
@@ -159,6 +178,11 @@ class PointResult:
     wall_time: float
     seed: int
     stop_reason: str
+    block_errors: Optional[int] = None
+    blocks: Optional[int] = None
+    bler: Optional[float] = None
+    bler_ci_wilson: Optional[Tuple[float, float]] = None
+    bler_ci_cp: Optional[Tuple[float, float]] = None
 
     def to_dict(self):
         """Plain ``dict`` of the fields (intervals as 2-tuples)."""
@@ -203,6 +227,57 @@ def _count_fn(link, xla):
     return fn
 
 
+# Coded links: the front end (source, encoder, channel, detector) is
+# compiled per link, the decoder once per code and ``xla`` flag, keyed by
+# the (shared) decoder block, so the seconds its compilation costs are
+# spent once per process, not once per learned detector's link.
+_DECODERS = weakref.WeakKeyDictionary()
+
+
+def _coded_fns(link, xla):
+    per_link = _COMPILED.setdefault(link, {})
+    front = per_link.get(("coded", bool(xla)))
+    if front is None:
+        link_ref = weakref.ref(link)
+
+        def run_front(batch_size, no, base, batch):
+            seed = tf.random.experimental.stateless_fold_in(base, batch)
+            b, llr, s, s_hat = link_ref().transmit(batch_size, no, seed)
+            errors = tf.reduce_sum(tf.cast(tf.not_equal(s, s_hat), tf.int64))
+            return b, llr, errors
+
+        front = tf.function(run_front, jit_compile=bool(xla))
+        per_link[("coded", bool(xla))] = front
+    per_code = _DECODERS.setdefault(link.decoder, {})
+    back = per_code.get(bool(xla))
+    if back is None:
+        # the code's shared decoder graph (held by rxsim.coded for the
+        # life of the process anyway)
+        decoder_graph = link.decoder_graph
+
+        def run_back(b, llr):
+            b_hat = tf.cast(decoder_graph(llr), b.dtype)
+            wrong = tf.not_equal(b, b_hat)
+            bit_errors = tf.reduce_sum(tf.cast(wrong, tf.int64))
+            block_errors = tf.reduce_sum(
+                tf.cast(tf.reduce_any(wrong, axis=-1), tf.int64))
+            return bit_errors, block_errors
+
+        # One trace for every batch size (XLA still compiles per shape).
+        dec = link.decoder
+        spec = [tf.TensorSpec([None, link.k], link.rdtype),
+                tf.TensorSpec([None, link.n], dec.rdtype)]
+        back = tf.function(run_back, jit_compile=bool(xla),
+                           input_signature=spec)
+        per_code[bool(xla)] = back
+    return front, back
+
+
+def _is_coded(link):
+    from .coded import CodedLink
+    return isinstance(link, CodedLink)
+
+
 def _bits_per_symbol(link):
     tx = getattr(link, "transmitter", None)
     k = getattr(tx, "bits_per_symbol", None)
@@ -238,7 +313,8 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     """Simulate one point until enough symbol errors or symbols.
 
     After each batch: stop when ``errors >= target_errors`` (reason
-    ``"target_errors"``) or else when ``symbols >= max_symbols``
+    ``"target_errors"``; *block* errors for a coded link, see below) or
+    else when ``symbols >= max_symbols``
     (``"max_symbols"``). Whole batches are simulated, so the last one may
     overshoot ``max_symbols`` by less than ``batch_size * T`` symbols (and
     ``target_errors`` by the errors of one batch); the counts and intervals
@@ -249,9 +325,17 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     sweep over SNRs does not retrace. Errors are counted inside the
     compiled function; only two scalars per batch leave it.
 
+    A :class:`rxsim.coded.CodedLink` (one codeword per frame) gives a coded
+    point: ``target_errors`` counts block (codeword) errors,
+    ``bit_errors / bits / ber`` count information bits after decoding,
+    ``block_errors / blocks / bler`` and their intervals are filled, and
+    ``errors / symbols / ser`` remain the detector's uncoded symbol
+    decisions. Its front end and decoder are compiled apart (the decoder
+    once per code), and ``progress`` receives block errors.
+
     Parameters
     ----------
-    link : rxsim.Link
+    link : rxsim.Link or rxsim.coded.CodedLink
         Called as ``link(batch_size, no, seed)`` -> ``(s, s_hat, ...)``;
         ``link.num_symbols`` is T and ``link.transmitter.bits_per_symbol``
         the bits per symbol.
@@ -260,7 +344,7 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     batch_size : int
         Frames per batch.
     target_errors : int
-        Symbol errors to collect.
+        Symbol errors to collect (block errors for a coded link).
     max_symbols : int
         Symbol budget of the point.
     seed : int
@@ -271,7 +355,8 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
         Level of the Wilson and Clopper-Pearson intervals.
     progress : None or callable
         Called as ``progress(errors, symbols)`` (cumulative ints) after each
-        batch; the engine itself never prints.
+        batch (``errors``: block errors for a coded link); the engine
+        itself never prints.
 
     Output
     ------
@@ -296,6 +381,9 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
         raise ValueError(f"`no` has {no_t.shape[0]} entries but "
                          f"batch_size is {batch_size}.")
 
+    if _is_coded(link):
+        return _simulate_coded(link, no_t, batch_size, target_errors,
+                               max_symbols, seed, xla, confidence, progress)
     fn = _count_fn(link, xla)
     base = _base_seed(seed)
     per_batch = batch_size * num_symbols
@@ -333,3 +421,47 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
         ber_ci_wilson=ber_w, ber_ci_cp=ber_cp,
         confidence=float(confidence), batches=batches, wall_time=wall_time,
         seed=seed, stop_reason=stop_reason)
+
+
+def _simulate_coded(link, no_t, batch_size, target_errors, max_symbols,
+                    seed, xla, confidence, progress):
+    """:func:`simulate_point` for a :class:`rxsim.coded.CodedLink`."""
+    front, back = _coded_fns(link, xla)
+    base = _base_seed(seed)
+    per_batch = batch_size * link.num_symbols
+
+    start = time.perf_counter()
+    errors = bit_errors = block_errors = symbols = blocks = batches = 0
+    while True:
+        b, llr, e = front(batch_size, no_t, base,
+                          tf.constant(batches, tf.int64))
+        be, ble = back(b, tf.cast(llr, link.decoder.rdtype))
+        errors += int(e)
+        bit_errors += int(be)
+        block_errors += int(ble)
+        symbols += per_batch
+        blocks += batch_size
+        batches += 1
+        if progress is not None:
+            progress(block_errors, symbols)
+        if block_errors >= target_errors:
+            stop_reason = "target_errors"
+            break
+        if symbols >= max_symbols:
+            stop_reason = "max_symbols"
+            break
+    wall_time = time.perf_counter() - start
+    bits = blocks * link.k
+    return PointResult(
+        errors=errors, symbols=symbols, bit_errors=bit_errors, bits=bits,
+        ser=errors / symbols, ber=bit_errors / bits,
+        ser_ci_wilson=wilson_interval(errors, symbols, confidence),
+        ser_ci_cp=clopper_pearson_interval(errors, symbols, confidence),
+        ber_ci_wilson=wilson_interval(bit_errors, bits, confidence),
+        ber_ci_cp=clopper_pearson_interval(bit_errors, bits, confidence),
+        confidence=float(confidence), batches=batches, wall_time=wall_time,
+        seed=seed, stop_reason=stop_reason, block_errors=block_errors,
+        blocks=blocks, bler=block_errors / blocks,
+        bler_ci_wilson=wilson_interval(block_errors, blocks, confidence),
+        bler_ci_cp=clopper_pearson_interval(block_errors, blocks,
+                                            confidence))

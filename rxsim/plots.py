@@ -1,4 +1,5 @@
-"""SER-vs-SNR figures from results rows (one panel per channel)."""
+"""Error-rate-vs-SNR figures from results rows (one panel per channel and
+metric: SER, BER or, for coded experiments, BLER)."""
 
 from collections import defaultdict
 from pathlib import Path
@@ -9,7 +10,33 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_ser"]
+__all__ = ["plot_ser", "METRICS", "default_metrics"]
+
+#: metric -> (value column, lower CI column, upper CI column, axis label)
+METRICS = {
+    "ser": ("ser", "ser_lo", "ser_hi", "symbol error rate"),
+    "ber": ("ber", "ber_lo", "ber_hi", "bit error rate"),
+    "bler": ("bler", "bler_lo", "bler_hi", "block error rate"),
+}
+
+
+def default_metrics(rows):
+    """``("ber", "bler")`` when some row is a coded point (has a BLER:
+    its BER counts information bits after decoding), else ``("ser",)``."""
+    if any(r.get("bler") is not None for r in rows):
+        return ("ber", "bler")
+    return ("ser",)
+
+
+def _metrics(metric, rows):
+    if metric is None:
+        return default_metrics(rows)
+    metrics = (metric,) if isinstance(metric, str) else tuple(metric)
+    bad = [m for m in metrics if m not in METRICS]
+    if bad or not metrics:
+        raise ValueError(f"unknown metric(s) {bad or metric!r}; allowed: "
+                         f"{', '.join(METRICS)}")
+    return metrics
 
 
 def _curves(rows):
@@ -23,21 +50,28 @@ def _curves(rows):
     return panels
 
 
-def plot_ser(rows, path, title=None, formats=("png", "pdf")):
-    """Plot SER vs SNR per detector with confidence intervals as error bars.
+def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
+    """Plot error rates vs SNR per detector with confidence intervals as
+    error bars.
 
     Points with zero errors are drawn as a downward triangle at the upper
-    confidence bound (the SER is below it), since a log axis cannot show 0.
+    confidence bound (the rate is below it), since a log axis cannot show 0.
 
     Parameters
     ----------
     rows : list of dict
         Rows of :meth:`rxsim.store.ResultsStore.points` (keys ``channel``,
-        ``detector``, ``csi``, ``snr_db``, ``ser``, ``ser_lo``, ``ser_hi``).
+        ``detector``, ``csi``, ``snr_db`` and the metric's columns, e.g.
+        ``ser``, ``ser_lo``, ``ser_hi``).
     path : str or Path
         Output file; its suffix is replaced by each of ``formats``.
     title : None or str
     formats : tuple of str, e.g. ``("png", "pdf")``
+    metric : None | "ser" | "ber" | "bler" | sequence of them
+        One row of panels per metric. ``None``: BER and BLER when the rows
+        hold coded points (:func:`default_metrics`), else SER. Rows without
+        a value for a metric (uncoded rows have no BLER) are left out of
+        its panels.
 
     Output
     ------
@@ -47,34 +81,52 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf")):
         raise ValueError("no results to plot: the database has no finished "
                          "points (run `rxsim sweep` first, or check "
                          "--experiment).")
-    panels = _curves(rows)
-    n = len(panels)
+    metrics = _metrics(metric, rows)
+    for m in metrics:
+        if not any(r.get(METRICS[m][0]) is not None for r in rows):
+            raise ValueError(f"no point has a {m.upper()} (BLER needs a "
+                             "coded experiment, one with a [code] section); "
+                             "choose another metric.")
+    all_panels = sorted(_curves(rows).items())
+    n = len(all_panels)
     cols = min(n, 3)
-    nrows = -(-n // cols)
+    per_metric = -(-n // cols)
+    nrows = per_metric * len(metrics)
     fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4.2 * nrows),
-                             squeeze=False, sharey=True)
-    for ax, (channel, curves) in zip(axes.flat, sorted(panels.items())):
-        for (detector, csi), pts in sorted(curves.items()):
-            snr = np.array([p["snr_db"] for p in pts])
-            ser = np.array([p["ser"] for p in pts])
-            lo = np.array([p["ser_lo"] for p in pts])
-            hi = np.array([p["ser_hi"] for p in pts])
-            seen = ser > 0
-            bars = ax.errorbar(snr[seen], ser[seen],
-                               yerr=[ser[seen] - lo[seen], hi[seen] - ser[seen]],
-                               marker="o", ms=4, capsize=3, label=detector)
-            if np.any(~seen):
-                ax.plot(snr[~seen], hi[~seen], "v", ms=6,
-                        color=bars[0].get_color(), alpha=0.7)
-        ax.set_yscale("log")
-        ax.set_title(channel, fontsize=10)
-        ax.set_xlabel("SNR [dB]")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("symbol error rate")
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
+                             squeeze=False,
+                             sharey=True if len(metrics) == 1 else "row")
+    for i, m in enumerate(metrics):
+        col, col_lo, col_hi, ylabel = METRICS[m]
+        block = axes[i * per_metric:(i + 1) * per_metric]
+        for ax, (channel, curves) in zip(block.flat, all_panels):
+            for (detector, csi), pts in sorted(curves.items()):
+                pts = [p for p in pts if p.get(col) is not None]
+                if not pts:
+                    continue
+                snr = np.array([p["snr_db"] for p in pts])
+                val = np.array([p[col] for p in pts])
+                lo = np.array([p[col_lo] for p in pts])
+                hi = np.array([p[col_hi] for p in pts])
+                seen = val > 0
+                bars = ax.errorbar(snr[seen], val[seen],
+                                   yerr=[val[seen] - lo[seen],
+                                         hi[seen] - val[seen]],
+                                   marker="o", ms=4, capsize=3,
+                                   label=detector)
+                if np.any(~seen):
+                    ax.plot(snr[~seen], hi[~seen], "v", ms=6,
+                            color=bars[0].get_color(), alpha=0.7)
+            ax.set_yscale("log")
+            ax.set_title(channel if len(metrics) == 1
+                         else f"{channel}: {m.upper()}", fontsize=10)
+            ax.set_xlabel("SNR [dB]")
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+        for ax in block[:, 0]:
+            ax.set_ylabel(ylabel)
+        for ax in list(block.flat)[n:]:
+            ax.set_visible(False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

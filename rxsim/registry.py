@@ -2,7 +2,8 @@
 
 Each entry says which ``detectors`` class it builds, which options a config
 may pass (with their types) and fixed keyword arguments. Adding a detector
-to the CLI is one entry here.
+to the CLI is one entry here; a detector class of your own joins the
+configs of your process with :func:`register_detector`.
 """
 
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ from dataclasses import dataclass, field
 import detectors
 
 __all__ = ["DETECTORS", "DetectorEntry", "build_detector",
-           "check_detector_options", "training_options", "TRAINING_OPTIONS"]
+           "check_detector_options", "training_options", "TRAINING_OPTIONS",
+           "register_detector"]
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,20 @@ class DetectorEntry:
     options: dict = field(default_factory=dict)   # option -> type
     fixed: dict = field(default_factory=dict)     # always-passed kwargs
     learned: bool = False
+    # likelihood option -> class, for entries whose Poisson model is
+    # another class (the option is then consumed, not passed on)
+    variants: dict = field(default_factory=dict)
+    # a class of the user's (register_detector) instead of detectors.<name>
+    cls: type | None = None
 
     def build(self, taps, constellation, options):
-        cls = getattr(detectors, self.cls_name)
         kwargs = {**self.fixed, **{k: v for k, v in options.items()
                                    if k not in TRAINING_OPTIONS}}
+        cls_name = self.cls_name
+        if self.variants:
+            cls_name = self.variants.get(kwargs.pop("likelihood", None),
+                                         cls_name)
+        cls = self.cls or getattr(detectors, cls_name)
         if not self.learned:
             return cls(taps, constellation=constellation, **kwargs)
         if self.cls_name == "SBRNN":
@@ -40,8 +51,14 @@ class DetectorEntry:
 
 
 # Options of every learned entry that control its pilots, not the model.
-TRAINING_OPTIONS = {"train_symbols": int, "train_frame_length": int}
-_TRAINING_DEFAULTS = {"train_symbols": 5000, "train_frame_length": 500}
+# train_per: "point" trains one model per (channel, SNR) point on pilots at
+# that SNR; "channel" trains one model per channel on the same number of
+# pilots spread evenly over the sweep's SNR grid (SNR-agnostic training,
+# for models too slow to train per point, e.g. a CPU-bound SBRNN).
+TRAINING_OPTIONS = {"train_symbols": int, "train_frame_length": int,
+                    "train_per": str}
+_TRAINING_DEFAULTS = {"train_symbols": 5000, "train_frame_length": 500,
+                      "train_per": "point"}
 
 
 def training_options(options):
@@ -50,22 +67,30 @@ def training_options(options):
 
 
 _TRELLIS = {"initial_state": str}
+# Branch metrics of the model-based detectors: "gaussian" (ISI + AWGN) or
+# "poisson" (on-off keying over a Poisson channel, detectors.poisson).
+_LIKELIHOOD = {"likelihood": str}
+_OPTION_VALUES = {"likelihood": ("gaussian", "poisson"),
+                  "train_per": ("point", "channel")}
 _LEARNED = {**TRAINING_OPTIONS, "epochs": int, "patience": int,
             "learning_rate": float, "marginal": str}
 DETECTORS = {
     "symbolwise": DetectorEntry(
-        "SymbolwiseDetector", "symbol-by-symbol, ISI treated as noise"),
+        "SymbolwiseDetector", "symbol-by-symbol, ISI treated as noise",
+        _LIKELIHOOD, variants={"gaussian": "SymbolwiseDetector",
+                               "poisson": "PoissonSymbolwiseDetector"}),
     "lmmse": DetectorEntry(
         "LMMSEDetector", "sliding-window linear MMSE equalizer",
         {"window": int, "delay": int}),
     "viterbi": DetectorEntry(
         "ViterbiDetector", "ML sequence (max-product), hard decisions",
-        _TRELLIS),
+        {**_TRELLIS, **_LIKELIHOOD}),
     "bcjr": DetectorEntry(
-        "BCJRDetector", "exact symbol MAP (sum-product)", _TRELLIS),
+        "BCJRDetector", "exact symbol MAP (sum-product)",
+        {**_TRELLIS, **_LIKELIHOOD}),
     "maxlog-bcjr": DetectorEntry(
-        "BCJRDetector", "max-log BCJR (max-product soft output)", _TRELLIS,
-        fixed={"max_log": True}),
+        "BCJRDetector", "max-log BCJR (max-product soft output)",
+        {**_TRELLIS, **_LIKELIHOOD}, fixed={"max_log": True}),
     "viterbinet": DetectorEntry(
         "ViterbiNet", "learned branch metrics + Viterbi (trained per point)",
         {**_LEARNED, **_TRELLIS}, learned=True),
@@ -76,7 +101,7 @@ DETECTORS = {
         "SBRNN", "sliding bidirectional LSTM (trained per point)",
         {**TRAINING_OPTIONS, "window": int, "layers": int, "units": int,
          "dropout": float, "epochs": int, "patience": int,
-         "learning_rate": float}, learned=True),
+         "learning_rate": float, "batch_size": int}, learned=True),
 }
 
 
@@ -96,6 +121,10 @@ def check_detector_options(name, options):
                                else allowed[key]):
             problems.append(f"option {key} must be of type "
                             f"{allowed[key].__name__}, got {value!r}")
+        elif value not in _OPTION_VALUES.get(key, (value,)):
+            problems.append(f"option {key} must be one of "
+                            f"{', '.join(map(repr, _OPTION_VALUES[key]))}, "
+                            f"got {value!r}")
     return problems
 
 
@@ -108,3 +137,76 @@ def build_detector(name, taps, constellation, options=None):
     if problems:
         raise ValueError(f"detector {name!r}: " + "; ".join(problems))
     return DETECTORS[name].build(taps, constellation, options or {})
+
+
+_BUILT_IN = frozenset(DETECTORS)
+_OPTION_TYPES = (int, float, bool, str)
+
+
+def register_detector(name, cls, options=None, summary=None, learned=False,
+                      replace=False):
+    """Make a detector class of your own usable from configs by ``name``.
+
+    After ``register_detector("dfe", DFEDetector, {"window": int})`` a
+    config's ``[[detector]]`` table may say ``name = "dfe"`` (with
+    ``window = ...``), and :func:`rxsim.config.parse_config` /
+    :func:`rxsim.sweep.run_sweep` build it like a built-in one.
+
+    Parameters
+    ----------
+    name : str
+        The config name; built-in names cannot be taken.
+    cls : subclass of detectors.Detector
+        Built as ``cls(taps, constellation=..., **options)`` with the taps
+        the detector believes under its CSI case (``[L]``, real or
+        complex), or, with ``learned``, as ``cls(L, constellation=...,
+        **options)`` and then trained per point by ``fit(y, s, seed=...,
+        verbose=False)`` (it must also have ``save`` / ``load``, e.g. a
+        :class:`detectors.LearnedDetector`).
+    options : None or dict
+        Option name -> type (``int``, ``float``, ``bool`` or ``str``) that
+        configs may pass to ``cls``.
+    summary : None or str
+        One line for ``rxsim detectors``; default: the first line of the
+        class docstring.
+    learned : bool
+        See ``cls``.
+    replace : bool
+        Allow registering ``name`` again (e.g. after editing the class in
+        a notebook).
+
+    Notes
+    -----
+    Registration lives in this process: run such configs from Python
+    (``run_sweep``), not through the ``rxsim`` command or Ray workers,
+    which do not import your module. A curve's config hash covers the
+    name and options, not the class's code: after changing what the
+    class computes, register it under a new name (or use a new
+    experiment name) so that its old rows are not resumed.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
+    if name in _BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in detector; register yours "
+                         "under another name.")
+    if name in DETECTORS and not replace:
+        raise ValueError(f"a detector {name!r} is registered already; pass "
+                         "replace=True to register it again.")
+    if not (isinstance(cls, type) and issubclass(cls, detectors.Detector)):
+        raise TypeError(f"`cls` must be a subclass of detectors.Detector "
+                        f"(or TapsDetector), got {cls!r}.")
+    if learned and not all(hasattr(cls, a) for a in ("fit", "save", "load")):
+        raise TypeError(f"a learned detector needs fit, save and load; "
+                        f"{cls.__name__} lacks some (subclass "
+                        "detectors.LearnedDetector).")
+    options = dict(options or {})
+    for key, kind in options.items():
+        if not isinstance(key, str) or kind not in _OPTION_TYPES:
+            raise TypeError(f"`options` maps option names to one of int, "
+                            f"float, bool, str; got {key!r}: {kind!r}.")
+    if summary is None:
+        summary = ((cls.__doc__ or "").strip().splitlines() or
+                   [cls.__name__])[0]
+    DETECTORS[name] = DetectorEntry(cls.__name__, summary, options,
+                                    learned=bool(learned), cls=cls)
+    return DETECTORS[name]

@@ -19,6 +19,14 @@ Decisions
 - The file is marked with ``PRAGMA application_id`` and versioned with
   ``PRAGMA user_version``; opening another application's database, a newer
   schema or a file that is not SQLite raises :class:`StoreError`.
+- Schema 2 adds the nullable coded-link columns ``block_errors, blocks,
+  bler, bler_lo, bler_hi, bler_cp_lo, bler_cp_hi`` (``NULL`` for uncoded
+  points). A schema-1 file is migrated in place when opened: the columns
+  are added and ``user_version`` is bumped in one transaction, so a crash
+  leaves either the old or the new schema, and its rows keep their values
+  (with ``NULL`` in the new columns). For coded points ``bit_errors, bits,
+  ber`` count information bits after decoding (see
+  :mod:`rxsim.montecarlo`).
 - WAL journal: readers (plots, exports) never block the writer.
 """
 
@@ -33,7 +41,7 @@ from pathlib import Path
 __all__ = ["ResultsStore", "PointKey", "StoreError", "SCHEMA_VERSION",
            "SNR_DECIMALS", "COLUMNS"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SNR_DECIMALS = 9
 # "rxsm" in ASCII: marks a database as an rxsim results store.
 APPLICATION_ID = 0x7278736D
@@ -66,6 +74,13 @@ CREATE TABLE points (
     ber_hi       REAL,
     ber_cp_lo    REAL,
     ber_cp_hi    REAL,
+    block_errors INTEGER,
+    blocks       INTEGER,
+    bler         REAL,
+    bler_lo      REAL,
+    bler_hi      REAL,
+    bler_cp_lo   REAL,
+    bler_cp_hi   REAL,
     confidence   REAL    NOT NULL,
     batches      INTEGER NOT NULL,
     wall_time    REAL    NOT NULL,
@@ -75,14 +90,26 @@ CREATE TABLE points (
 );
 """
 
+# Schema 1 -> 2: the coded-link columns (all nullable, so old rows stay
+# valid with NULL in them).
+_V2_COLUMNS = (("block_errors", "INTEGER"), ("blocks", "INTEGER"),
+               ("bler", "REAL"), ("bler_lo", "REAL"), ("bler_hi", "REAL"),
+               ("bler_cp_lo", "REAL"), ("bler_cp_hi", "REAL"))
+# user_version -> statements bringing a file from that version to the next
+_MIGRATIONS = {
+    1: [f"ALTER TABLE points ADD COLUMN {name} {kind}"
+        for name, kind in _V2_COLUMNS],
+}
+
 #: Columns of a row as returned by :meth:`ResultsStore.points` and written
 #: by :meth:`ResultsStore.export_csv`, in order.
 COLUMNS = ("experiment", "detector", "channel", "csi", "snr_db",
            "config_hash", "seed", "code_version", "errors", "symbols",
            "bit_errors", "bits", "ser", "ber", "ser_lo", "ser_hi",
            "ser_cp_lo", "ser_cp_hi", "ber_lo", "ber_hi", "ber_cp_lo",
-           "ber_cp_hi", "confidence", "batches", "wall_time", "stop_reason",
-           "created_at")
+           "ber_cp_hi", "block_errors", "blocks", "bler", "bler_lo",
+           "bler_hi", "bler_cp_lo", "bler_cp_hi", "confidence", "batches",
+           "wall_time", "stop_reason", "created_at")
 
 _ORDER = "experiment, detector, csi, channel, snr_db, config_hash, id"
 
@@ -160,7 +187,8 @@ class ResultsStore:
     ------
     StoreError
         The file is not SQLite, belongs to another application, or has a
-        newer schema than this rxsim understands.
+        newer schema than this rxsim understands. An older schema with a
+        migration (version 1) is upgraded in place.
 
     Notes
     -----
@@ -206,12 +234,22 @@ class ResultsStore:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._check_owner(self._pragma("application_id"))
-            if self._pragma("user_version") == 0:
+            version = self._pragma("user_version")
+            if version == 0:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         self._conn.execute(stmt)
                 self._conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            else:
+                # Older schema: migrate inside this transaction (another
+                # process may have migrated it between the check above and
+                # BEGIN IMMEDIATE, hence the version read in here).
+                while version < SCHEMA_VERSION:
+                    for stmt in _MIGRATIONS[version]:
+                        self._conn.execute(stmt)
+                    version += 1
+                    self._conn.execute(f"PRAGMA user_version={version}")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -233,7 +271,7 @@ class ResultsStore:
                 f"{self.path} has results schema version {version}, newer "
                 f"than this rxsim understands ({SCHEMA_VERSION}); upgrade "
                 "rxsim.")
-        if version < SCHEMA_VERSION and tables:
+        if version < SCHEMA_VERSION and tables and version not in _MIGRATIONS:
             raise StoreError(
                 f"{self.path} has results schema version {version}; this "
                 f"rxsim needs {SCHEMA_VERSION} and has no migration for it.")
@@ -303,6 +341,10 @@ class ResultsStore:
         ser_cp_lo, ser_cp_hi = _interval(result.ser_ci_cp)
         ber_lo, ber_hi = _interval(result.ber_ci_wilson)
         ber_cp_lo, ber_cp_hi = _interval(result.ber_ci_cp)
+        # Results of older code (or uncoded points) have no block fields.
+        bler_lo, bler_hi = _interval(getattr(result, "bler_ci_wilson", None))
+        bler_cp_lo, bler_cp_hi = _interval(getattr(result, "bler_ci_cp",
+                                                   None))
 
         def opt_int(v):
             return None if v is None else int(v)
@@ -319,6 +361,11 @@ class ResultsStore:
             ser_lo=ser_lo, ser_hi=ser_hi, ser_cp_lo=ser_cp_lo,
             ser_cp_hi=ser_cp_hi, ber_lo=ber_lo, ber_hi=ber_hi,
             ber_cp_lo=ber_cp_lo, ber_cp_hi=ber_cp_hi,
+            block_errors=opt_int(getattr(result, "block_errors", None)),
+            blocks=opt_int(getattr(result, "blocks", None)),
+            bler=opt_float(getattr(result, "bler", None)),
+            bler_lo=bler_lo, bler_hi=bler_hi, bler_cp_lo=bler_cp_lo,
+            bler_cp_hi=bler_cp_hi,
             confidence=float(result.confidence),
             batches=int(result.batches), wall_time=float(result.wall_time),
             stop_reason=str(result.stop_reason),

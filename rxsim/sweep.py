@@ -15,13 +15,17 @@ and :func:`record_point` are shared with the Ray backend
 from dataclasses import dataclass
 from pathlib import Path
 
-from channels import ISIChannel
+import numpy as np
+
+from channels import ISIChannel, PoissonChannel
 
 from . import __version__
+from .coded import CodedLink
 from .config import snr_to_no
 from .link import Link
 from .montecarlo import point_seed, simulate_point
-from .registry import DETECTORS, build_detector, training_options
+from .registry import (DETECTORS, build_detector,
+                       check_detector_options, training_options)
 from .store import PointKey, ResultsStore
 from .training import pilot_data
 from .transmitter import Transmitter
@@ -79,6 +83,28 @@ def _trained(detector, checkpoint, train):
     return detector
 
 
+def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
+    """``train_symbols`` pilots, frames spread evenly over ``snrs`` (one SNR
+    for per-point training), concatenated frame-wise."""
+    frame = train["train_frame_length"]
+    total = train["train_symbols"]
+    if len(snrs) == 1 or total <= frame:
+        counts = [total] + [0] * (len(snrs) - 1)
+    else:
+        frames = -(-total // frame)
+        counts = [frame * (frames // len(snrs) + (i < frames % len(snrs)))
+                  for i in range(len(snrs))]
+    parts = [pilot_data(taps, snr_db=snr, num_symbols=n,
+                        constellation=constellation, csi=csi,
+                        frame_length=frame,
+                        seed=point_seed(seed, "pilots", *(
+                            [] if len(snrs) == 1 else [float(snr)])),
+                        channel_kind=channel_kind)
+             for snr, n in zip(snrs, counts) if n]
+    return (np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]))
+
+
 def build_link(cfg, channel, det, snr_db=None, seed=0, checkpoint=None):
     """The link of one (channel, detector) curve.
 
@@ -87,28 +113,55 @@ def build_link(cfg, channel, det, snr_db=None, seed=0, checkpoint=None):
     its link belongs to one point, not the whole curve. With
     ``checkpoint`` (a path stem) the trained model is saved there, and a
     later call (a resumed sweep) loads it instead of training again.
+
+    With a ``[code]`` (``cfg.code``) the link is a
+    :class:`rxsim.coded.CodedLink` (one codeword per frame); a detector
+    whose ``output`` is ``"hard"`` is built with ``hard_out=True`` so the
+    decoder gets its own decisions (Viterbi's ML sequence). Learned
+    detectors are still trained on uncoded pilots.
     """
     from channels.csi import parse_csi
 
     taps = channel.tap_array()
-    detector = build_detector(det.name, taps, cfg.constellation, det.options)
+    if cfg.code is not None and det.output == "hard":
+        problems = check_detector_options(det.name, det.options)
+        if problems:
+            raise ValueError(f"detector {det.name!r}: " + "; ".join(problems))
+        detector = DETECTORS[det.name].build(
+            taps, cfg.constellation, {**det.options, "hard_out": True})
+    else:
+        detector = build_detector(det.name, taps, cfg.constellation,
+                                  det.options)
     csi = parse_csi(det.csi)
     if DETECTORS[det.name].learned:
         train = training_options(det.options)
 
         def fit():
-            y, s = pilot_data(taps, snr_db=snr_db,
-                              num_symbols=train["train_symbols"],
-                              constellation=cfg.constellation, csi=csi,
-                              frame_length=train["train_frame_length"],
-                              seed=point_seed(seed, "pilots"))
+            snrs = cfg.snr_db if train["train_per"] == "channel" else [snr_db]
+            y, s = _pilots(taps, snrs, train, cfg.constellation, csi,
+                           channel.kind, seed)
             detector.fit(y, s, seed=point_seed(seed, "fit"), verbose=False)
 
         detector = _trained(detector, checkpoint, fit)
         csi = None   # the CSI case lives in the training data
+    channel_cls = PoissonChannel if channel.kind == "poisson" else ISIChannel
+    if cfg.code is not None:
+        code = cfg.code
+        return CodedLink(Transmitter(cfg.constellation),
+                         channel_cls(taps, constellation=cfg.constellation),
+                         detector, k=code.k, n=code.n, output=det.output,
+                         num_iter=code.num_iter, hard_llr=code.hard_llr,
+                         interleave=code.interleave, csi=csi)
     return Link(Transmitter(cfg.constellation),
-                ISIChannel(taps, constellation=cfg.constellation),
+                channel_cls(taps, constellation=cfg.constellation),
                 detector, num_symbols=cfg.frame_length, csi=csi)
+
+
+def curve_seed(cfg, point):
+    """Seed of what a curve shares over its SNRs (``train_per =
+    "channel"``: the pilots and initial weights of its one model)."""
+    return point_seed(cfg.seed, point.channel.label, point.detector.label,
+                      point.detector.csi, "curve", point.key.config_hash)
 
 
 def simulate_sweep_point(cfg, point, links=None, progress=None,
@@ -125,9 +178,9 @@ def simulate_sweep_point(cfg, point, links=None, progress=None,
     cfg : rxsim.config.SweepConfig
     point : SweepPoint
     links : None or dict
-        Cache of built links of model-based curves, keyed by
-        ``(channel, detector label)``; a learned detector is trained for
-        its point and never cached.
+        Cache of built links of model-based curves (and of learned ones
+        with ``train_per = "channel"``), keyed by ``(channel, detector
+        label)``; a learned detector trained per point is never cached.
     progress : None or callable ``progress(errors, symbols)`` per batch.
     checkpoints : None or Path
         Directory caching trained learned detectors, one per point, named
@@ -137,11 +190,27 @@ def simulate_sweep_point(cfg, point, links=None, progress=None,
     ------
     : rxsim.montecarlo.PointResult
     """
-    if DETECTORS[point.detector.name].learned:
+    learned = DETECTORS[point.detector.name].learned
+    per_point = learned and training_options(
+        point.detector.options)["train_per"] == "point"
+    if per_point:
         checkpoint = None if checkpoints is None else (
             Path(checkpoints) / f"{point.key.config_hash}-{point.seed}")
         link = build_link(cfg, point.channel, point.detector,
                           point.key.snr_db, point.seed, checkpoint)
+    elif learned:
+        # one model per channel: seeded by the curve, cached like a
+        # model-based link and checkpointed once per curve
+        curve = (point.channel, point.detector.label)
+        link = links.get(curve) if links is not None else None
+        if link is None:
+            seed = curve_seed(cfg, point)
+            checkpoint = None if checkpoints is None else (
+                Path(checkpoints) / f"{point.key.config_hash}-{seed}")
+            link = build_link(cfg, point.channel, point.detector, None,
+                              seed, checkpoint)
+            if links is not None:
+                links[curve] = link
     else:
         curve = (point.channel, point.detector.label)
         link = links.get(curve) if links is not None else None

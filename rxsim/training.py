@@ -7,6 +7,9 @@ imperfect-CSI case the channel of every pilot frame is the one the receiver
 *believes* (``channels.csi.CSISpec.believed_taps``, drawn once per frame):
 for ``"perturbed:var=V"`` the true taps with fresh multiplicative errors
 per frame, which is how the ViterbiNet paper trains under CSI uncertainty.
+With ``channel_kind="poisson"`` the pilots go through
+:class:`channels.PoissonChannel` instead (on-off keying, ``no = 1/rho``),
+with the same per-frame CSI model.
 
 Everything is drawn from stateless seeds, so the same arguments give the
 same numbers on every run and machine.
@@ -15,7 +18,7 @@ same numbers on every run and machine.
 import numpy as np
 import tensorflow as tf
 
-from channels import ISIChannel
+from channels import ISIChannel, PoissonChannel
 from detectors.learned import check_int
 
 from .config import snr_to_no
@@ -50,7 +53,8 @@ def stateless_seed(seed):
 
 
 def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
-               csi=None, frame_length=500, seed=None, *, no=None):
+               csi=None, frame_length=500, seed=None, *, no=None,
+               channel_kind="isi"):
     r"""Labelled pilots ``(y, s)`` through an ISI channel.
 
     Parameters
@@ -76,6 +80,12 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
         Stateless seed (see :func:`stateless_seed`).
     no : None | float
         Noise variance instead of ``snr_db``.
+    channel_kind : "isi" | "poisson"
+        ``"isi"``: :class:`channels.ISIChannel` (AWGN); ``"poisson"``:
+        :class:`channels.PoissonChannel` (counts, ``no = 1/rho``; needs
+        a non-negative real constellation such as ``"ook"`` and a CSI case
+        other than ``estimated``, whose least-squares estimate assumes
+        Gaussian pilots).
 
     Output
     ------
@@ -115,10 +125,21 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
     else:
         frames, T = num_symbols // frame_length, frame_length
     spec = parse_csi("perfect" if csi is None else csi)
+    if channel_kind not in ("isi", "poisson"):
+        raise ValueError(f"`channel_kind` must be 'isi' or 'poisson', got "
+                         f"{channel_kind!r}.")
+    if channel_kind == "poisson" and spec.kind == "estimated":
+        raise ValueError("csi 'estimated:...' simulates least-squares "
+                         "estimation on Gaussian pilots; a 'poisson' channel "
+                         "takes 'perfect' or 'perturbed:var=V'.")
     tx_seed, ch_seed, csi_seed = tf.unstack(
         tf.random.experimental.stateless_split(stateless_seed(seed), 3))
-    channel = ISIChannel(taps, constellation=constellation)
-    transmitter = Transmitter(constellation)
+    if channel_kind == "poisson":
+        channel = PoissonChannel(taps, constellation=constellation or "ook")
+    else:
+        channel = ISIChannel(taps, constellation=constellation)
+    transmitter = Transmitter(channel.constellation
+                              if channel_kind == "poisson" else constellation)
     s, x = transmitter(frames, T, seed=tx_seed)
     frame_taps = None
     if spec.kind != "perfect":

@@ -382,3 +382,13 @@ def test_point_seed_bad_input():
         point_seed(1, [1, 2])
     with pytest.raises(ValueError, match="key part 1"):
         point_seed(1, "a", float("inf"))
+
+
+def test_uncoded_points_have_no_block_fields(bpsk_link):
+    """Block fields belong to coded links (tests/test_coded.py); an uncoded
+    point keeps counting symbols, its BER is the raw BER."""
+    r = simulate_point(bpsk_link, 1.0, batch_size=BS, target_errors=1,
+                       max_symbols=1, seed=4)
+    assert (r.block_errors, r.blocks, r.bler, r.bler_ci_wilson,
+            r.bler_ci_cp) == (None,) * 5
+    assert r.bits == r.symbols and r.bit_errors == r.errors

@@ -278,3 +278,133 @@ def test_point_key_normalises_snr():
     assert key(0.1 + 0.2) == key(0.3)
     assert key(-0.0).snr_db == 0.0 and str(key(-0.0).snr_db) == "0.0"
     assert key(2.0000000004) != key(2.000000002)
+
+
+# -- schema 2: coded points, migration from schema 1 --------------------------
+
+# The schema-1 table exactly as rxsim 0.1.0 created it (before coded links).
+_V1_SCHEMA = """
+CREATE TABLE points (
+    id           INTEGER PRIMARY KEY,
+    experiment   TEXT    NOT NULL,
+    detector     TEXT    NOT NULL,
+    channel      TEXT    NOT NULL,
+    csi          TEXT    NOT NULL,
+    snr_db       REAL    NOT NULL,
+    config_hash  TEXT    NOT NULL,
+    seed         INTEGER NOT NULL,
+    code_version TEXT    NOT NULL,
+    errors       INTEGER NOT NULL,
+    symbols      INTEGER NOT NULL,
+    bit_errors   INTEGER,
+    bits         INTEGER,
+    ser          REAL    NOT NULL,
+    ber          REAL,
+    ser_lo       REAL    NOT NULL,
+    ser_hi       REAL    NOT NULL,
+    ser_cp_lo    REAL    NOT NULL,
+    ser_cp_hi    REAL    NOT NULL,
+    ber_lo       REAL,
+    ber_hi       REAL,
+    ber_cp_lo    REAL,
+    ber_cp_hi    REAL,
+    confidence   REAL    NOT NULL,
+    batches      INTEGER NOT NULL,
+    wall_time    REAL    NOT NULL,
+    stop_reason  TEXT    NOT NULL,
+    created_at   TEXT    NOT NULL,
+    UNIQUE (experiment, detector, channel, csi, snr_db, config_hash)
+)
+"""
+_V2_NEW = ("block_errors", "blocks", "bler", "bler_lo", "bler_hi",
+           "bler_cp_lo", "bler_cp_hi")
+
+
+def make_v1_store(path, extra_sql=()):
+    """A schema-1 store with one point, written with raw SQL."""
+    raw = sqlite3.connect(path)
+    raw.execute(_V1_SCHEMA)
+    for stmt in extra_sql:
+        raw.execute(stmt)
+    raw.execute(f"PRAGMA application_id={0x7278736D}")    # "rxsm"
+    raw.execute("PRAGMA user_version=1")
+    raw.execute(
+        "INSERT INTO points (experiment, detector, channel, csi, snr_db, "
+        "config_hash, seed, code_version, errors, symbols, bit_errors, bits, "
+        "ser, ber, ser_lo, ser_hi, ser_cp_lo, ser_cp_hi, ber_lo, ber_hi, "
+        "ber_cp_lo, ber_cp_hi, confidence, batches, wall_time, stop_reason, "
+        "created_at) VALUES ('fig9', 'viterbi', 'exp4', 'perfect', 3.0, "
+        "'abc123', 42, '0.1.0', 123, 10000, 164, 20000, 0.0123, 0.0082, "
+        "0.01, 0.015, 0.0101, 0.0148, 0.007, 0.0095, 0.0069, 0.0096, 0.95, "
+        "7, 1.25, 'target_errors', '2026-01-01T00:00:00+00:00')")
+    raw.commit()
+    raw.close()
+
+
+def _columns(path):
+    raw = sqlite3.connect(path)
+    cols = [r[1] for r in raw.execute("PRAGMA table_info(points)")]
+    version = raw.execute("PRAGMA user_version").fetchone()[0]
+    raw.close()
+    return cols, version
+
+
+def test_v1_store_is_migrated_in_place_and_keeps_its_rows(tmp_path):
+    p = tmp_path / "old.db"
+    make_v1_store(p)
+    with ResultsStore(p) as st:
+        (old,) = st.points()
+        assert st.has_point(key())                        # still resumes
+        assert not st.add_point(key(), make_result(), seed=1,
+                                code_version="x")         # kept, not replaced
+        coded = make_result(block_errors=7, blocks=500, bler=7 / 500,
+                            bler_ci_wilson=wilson_interval(7, 500),
+                            bler_ci_cp=clopper_pearson_interval(7, 500))
+        assert st.add_point(key(snr=4.0), coded, seed=2, code_version="y")
+    cols, version = _columns(p)
+    assert version == SCHEMA_VERSION == 2
+    assert set(_V2_NEW) <= set(cols) and set(COLUMNS) == set(cols) - {"id"}
+    assert old["errors"] == 123 and old["ser"] == 0.0123
+    assert old["ber_cp_hi"] == 0.0096 and old["seed"] == 42
+    assert all(old[c] is None for c in _V2_NEW)
+    with ResultsStore(p) as st:                           # reopen: no-op
+        rows = st.points()
+        st.export_csv(tmp_path / "all.csv")
+    assert _columns(p) == (cols, 2)
+    assert [r["snr_db"] for r in rows] == [3.0, 4.0]
+    new = rows[1]
+    assert (new["block_errors"], new["blocks"], new["bler"]) == (7, 500,
+                                                                 7 / 500)
+    assert (new["bler_lo"], new["bler_hi"]) == coded.bler_ci_wilson
+    assert (new["bler_cp_lo"], new["bler_cp_hi"]) == coded.bler_ci_cp
+    with open(tmp_path / "all.csv", newline="") as f:
+        got = list(csv.DictReader(f))
+    assert got[0]["bler"] == "" and float(got[1]["bler"]) == 7 / 500
+    assert got[1]["blocks"] == "500"
+
+
+def test_failed_migration_leaves_the_v1_file_untouched(tmp_path):
+    """The migration is one transaction: when a later ALTER fails (here a
+    hand-added ``bler`` column collides), the columns added before it are
+    rolled back and the file stays schema 1."""
+    p = tmp_path / "odd.db"
+    make_v1_store(p, ["ALTER TABLE points ADD COLUMN bler REAL"])
+    with pytest.raises(StoreError):
+        ResultsStore(p)
+    cols, version = _columns(p)
+    assert version == 1
+    assert "block_errors" not in cols and "blocks" not in cols
+
+
+def test_coded_round_trip_and_uncoded_nulls(tmp_path):
+    coded = make_result(block_errors=3, blocks=200, bler=0.015,
+                        bler_ci_wilson=wilson_interval(3, 200),
+                        bler_ci_cp=clopper_pearson_interval(3, 200))
+    with ResultsStore(tmp_path / "r.db") as st:
+        st.add_point(key(), coded, seed=1, code_version="a")
+        st.add_point(key(snr=5.0), make_result(), seed=1, code_version="a")
+        a, b = st.points()
+    assert (a["block_errors"], a["blocks"], a["bler"]) == (3, 200, 0.015)
+    assert (a["bler_lo"], a["bler_hi"]) == coded.bler_ci_wilson
+    assert (a["bler_cp_lo"], a["bler_cp_hi"]) == coded.bler_ci_cp
+    assert all(b[c] is None for c in _V2_NEW)

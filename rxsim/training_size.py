@@ -1,0 +1,208 @@
+"""Training-set-size study: SER against the number of pilots a learned
+detector is trained on, at fixed SNRs, perfect and uncertain CSI.
+
+The study is an ordinary sweep (so it is resumable and seeded like any
+other): :func:`study_config` builds a config with one detector entry per
+(detector, training size, training seed, CSI case), labelled
+``"<name> n=<size> #<seed>"``, plus model-based BCJR with perfect and
+with uncertain CSI as horizontal references. Each training seed is a
+different label, hence different pilots, initial weights and test data.
+"""
+
+import re
+from dataclasses import dataclass
+
+from .aggregate import average_rows, monotone_within_ci
+from .config import parse_config
+
+__all__ = ["StudySpec", "study_config", "parse_label", "study_curves",
+           "plot_study", "markdown_table"]
+
+_LABEL = re.compile(r"^(?P<name>[\w-]+) n=(?P<n>\d+) #(?P<r>\d+)")
+
+# A small SBRNN: trained per point it dominates the study's run time.
+SBRNN_OPTIONS = {"window": 8, "layers": 1, "units": 16, "batch_size": 500,
+                 "epochs": 50, "learning_rate": 0.01}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What the study sweeps (defaults: the full study).
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        Pilot symbols per training (>= 160: the trellis nets need 10
+        samples per channel state, 2**4 states for BPSK, L = 4).
+    seeds : int
+        Trainings per size (their spread is shown).
+    snr_db : tuple of float
+    detectors : tuple of str
+        Learned registry names.
+    csi : tuple of str
+        CSI cases of the training data (and of the BCJR references).
+    gamma, memory : float, int
+        The channel ``exp(-gamma l)``, ``l < memory``.
+    seed : int
+        Sweep seed.
+    max_symbols : int
+        Test symbols per point at most (100 errors stop it earlier).
+    """
+
+    sizes: tuple = (200, 500, 1000, 2500, 5000, 20000)
+    seeds: int = 3
+    snr_db: tuple = (6.0, 10.0)
+    detectors: tuple = ("bcjrnet", "viterbinet", "sbrnn")
+    csi: tuple = ("perfect", "perturbed:var=0.1")
+    gamma: float = 0.2
+    memory: int = 4
+    seed: int = 2021
+    max_symbols: int = 500_000
+
+    @classmethod
+    def quick(cls):
+        """A study that runs in a few minutes: 3 sizes, 2 seeds, 10 dB."""
+        return cls(sizes=(200, 1000, 5000), seeds=2, snr_db=(10.0,),
+                   max_symbols=200_000)
+
+
+def study_config(spec=StudySpec(), name="training-size"):
+    """The study as a validated :class:`rxsim.config.SweepConfig`."""
+    detectors = []
+    for csi in spec.csi:
+        detectors.append({"name": "bcjr", "csi": csi})
+        for det in spec.detectors:
+            for n in spec.sizes:
+                for r in range(spec.seeds):
+                    label = f"{det} n={n} #{r}"
+                    if csi != "perfect":
+                        label += f" ({csi})"
+                    entry = {"name": det, "csi": csi, "label": label,
+                             "train_symbols": int(n)}
+                    if det == "sbrnn":
+                        entry.update(SBRNN_OPTIONS)
+                    detectors.append(entry)
+    data = {
+        "experiment": {"name": name, "seed": spec.seed},
+        "link": {"constellation": "bpsk", "frame_length": 500,
+                 "batch_size": 100, "xla": False},
+        "channel": {"memory": spec.memory, "gamma": spec.gamma},
+        "sweep": {"snr_db": [float(s) for s in spec.snr_db],
+                  "target_errors": 100, "max_symbols": spec.max_symbols},
+        "detector": detectors,
+    }
+    return parse_config(data, source="training-size study")
+
+
+def parse_label(label):
+    """``"bcjrnet n=500 #1 (perturbed:var=0.1)"`` -> ``("bcjrnet", 500,
+    1)``; ``None`` for the references."""
+    m = _LABEL.match(label)
+    return None if m is None else (m["name"], int(m["n"]), int(m["r"]))
+
+
+def study_curves(rows, confidence=0.95):
+    """Curves over training size: ``(name, csi, snr) -> [CurvePoint]``
+    averaged over training seeds, and the references ``(csi, snr) ->
+    CurvePoint`` (BCJR)."""
+    learned = [r for r in rows if parse_label(r["detector"])]
+    curves = average_rows(
+        learned, key=lambda r: (parse_label(r["detector"])[0], r["csi"],
+                                r["snr_db"]),
+        x=lambda r: parse_label(r["detector"])[1], confidence=confidence)
+    refs = average_rows([r for r in rows if not parse_label(r["detector"])],
+                        key=lambda r: (r["csi"], r["snr_db"]),
+                        confidence=confidence)
+    return curves, {k: v[0] for k, v in refs.items()}
+
+
+_COLORS = {"bcjrnet": "C2", "viterbinet": "C3", "sbrnn": "C4"}
+_NAMES = {"bcjrnet": "BCJRNet", "viterbinet": "ViterbiNet",
+          "sbrnn": "SBRNN"}
+
+
+def plot_study(curves, refs, path, formats=("png", "pdf")):
+    """One panel per (SNR, CSI case): SER vs training-set size, mean over
+    seeds with its interval, the min-max spread of the seeds shaded, and
+    BCJR (perfect CSI solid, uncertain dashed) as horizontal lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    snrs = sorted({k[2] for k in curves})
+    csis = sorted({k[1] for k in curves}, key=lambda c: c != "perfect")
+    fig, axes = plt.subplots(len(snrs), len(csis),
+                             figsize=(5.2 * len(csis), 3.8 * len(snrs)),
+                             squeeze=False, sharex=True)
+    for i, snr in enumerate(snrs):
+        for j, csi in enumerate(csis):
+            ax = axes[i][j]
+            for (name, c, s), pts in sorted(curves.items()):
+                if c != csi or s != snr:
+                    continue
+                x = [p.x for p in pts]
+                y = [p.rate for p in pts]
+                color = _COLORS.get(name, "k")
+                ax.errorbar(x, y, yerr=[[p.rate - p.lo for p in pts],
+                                        [p.hi - p.rate for p in pts]],
+                            color=color, marker="o", ms=4, capsize=2,
+                            label=_NAMES.get(name, name))
+                ax.fill_between(x, [p.spread[0] for p in pts],
+                                [p.spread[1] for p in pts], color=color,
+                                alpha=0.15, lw=0)
+            for (c, s), ref in refs.items():
+                if s != snr:
+                    continue
+                ax.axhline(ref.rate, color="0.4",
+                           ls="-" if c == "perfect" else "--", lw=1,
+                           label="BCJR, " + ("perfect CSI" if c == "perfect"
+                                             else "uncertain CSI"))
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_title(f"{snr:g} dB, training data: "
+                         + ("perfect CSI" if csi == "perfect"
+                            else f"taps {csi}"), fontsize=9)
+            if i == len(snrs) - 1:
+                ax.set_xlabel("training symbols")
+            if j == 0:
+                ax.set_ylabel("SER")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fmt in formats:
+        p = path.with_suffix(f".{fmt}")
+        fig.savefig(p, dpi=120)
+        out.append(p)
+    plt.close(fig)
+    return out
+
+
+def markdown_table(curves, refs):
+    """Rows per (detector, CSI, SNR); a column per training size with the
+    seed-averaged SER and the seeds' min-max; BCJR reference; whether the
+    curve is monotone within its intervals."""
+    sizes = sorted({p.x for pts in curves.values() for p in pts})
+    head = ["detector", "training CSI", "SNR"] + \
+        [f"n={int(n)}" for n in sizes] + ["BCJR (same CSI)",
+                                          "monotone within CI"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (name, csi, snr), pts in sorted(
+            curves.items(), key=lambda kv: (kv[0][2], kv[0][1] != "perfect",
+                                            kv[0][0])):
+        by_x = {p.x: p for p in pts}
+        cells = [f"{by_x[n].rate:.2e} ({by_x[n].spread[0]:.1e}-"
+                 f"{by_x[n].spread[1]:.1e})" if n in by_x else ""
+                 for n in sizes]
+        ref = refs.get((csi, snr))
+        ok, rises = monotone_within_ci(pts)
+        verdict = "yes" if ok else "no: " + ", ".join(
+            f"{int(a)}->{int(b)}" for a, b in rises)
+        lines.append("| " + " | ".join(
+            [_NAMES.get(name, name), csi, f"{snr:g} dB"] + cells +
+            ["" if ref is None else f"{ref.rate:.2e}", verdict]) + " |")
+    return "\n".join(lines)
