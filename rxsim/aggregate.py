@@ -7,7 +7,9 @@ independent rates is ``mean(p_g)``; its interval here is the mean of the
 per-row Wilson bounds. In the normal approximation that interval is never
 narrower than the exact one, because the standard deviation of a mean,
 ``sqrt(sum s_g**2) / G``, is at most ``sum s_g / G``: the intervals are
-conservative, never optimistic.
+conservative, never optimistic. A row's SER interval uses its design
+effect (``ser_deff``, bursty ISI errors; see
+:func:`rxsim.stats.design_effect`) when the row has one.
 """
 
 from collections import defaultdict
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from .stats import wilson_interval
+from .stats import effective_interval
 
 __all__ = ["CurvePoint", "average_rows", "two_proportion_pvalue",
            "monotone_within_ci"]
@@ -84,12 +86,14 @@ def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95):
     groups = defaultdict(list)
     for r in rows:
         if r.get(den):
-            groups[(key(r), float(xfun(r)))].append((r[num], r[den]))
+            deff = r.get("ser_deff") if metric == "ser" else None
+            groups[(key(r), float(xfun(r)))].append((r[num], r[den], deff))
     curves = defaultdict(list)
-    for (k, xv), pairs in groups.items():
+    for (k, xv), triples in groups.items():
+        pairs = [(e, n) for e, n, _ in triples]
         rates = [e / n for e, n in pairs]
-        bounds = np.array([wilson_interval(e, n, confidence)
-                           for e, n in pairs])
+        bounds = np.array([effective_interval(e, n, d, confidence)
+                           for e, n, d in triples])
         curves[k].append(CurvePoint(
             x=xv, rate=float(np.mean(rates)), lo=float(bounds[:, 0].mean()),
             hi=float(bounds[:, 1].mean()), spread=(min(rates), max(rates)),

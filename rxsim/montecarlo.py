@@ -40,7 +40,8 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from .stats import clopper_pearson_interval, wilson_interval
+from .stats import (clopper_pearson_interval, design_effect,
+                    effective_interval, wilson_interval)
 
 __all__ = ["point_seed", "batch_seed", "PointResult", "simulate_point"]
 
@@ -153,6 +154,11 @@ class PointResult:
     seed : int
         The point's seed (see :func:`point_seed`).
     stop_reason : "target_errors" | "max_symbols"
+
+    The SER intervals count frames, not symbols, as the independent
+    units: they are binomial intervals on the counts divided by
+    ``ser_deff``, because ISI detectors make errors in bursts. BER
+    intervals still treat bits as independent.
     block_errors, blocks : int or None
         Coded points only (else ``None``): codewords with at least one
         wrong information bit after decoding, and simulated codewords. For
@@ -161,6 +167,11 @@ class PointResult:
         detector's uncoded symbol decisions.
     bler : float or None
     bler_ci_wilson, bler_ci_cp : (float, float) or None
+    ser_deff : float or None
+        Design effect of the symbol errors (>= 1; see
+        :func:`rxsim.stats.design_effect`), measured from the per-frame
+        error counts; ``ser_ci_wilson`` / ``ser_ci_cp`` already use it
+        (``None`` in results of older code).
     """
 
     errors: int
@@ -183,6 +194,7 @@ class PointResult:
     bler: Optional[float] = None
     bler_ci_wilson: Optional[Tuple[float, float]] = None
     bler_ci_cp: Optional[Tuple[float, float]] = None
+    ser_deff: Optional[float] = None
 
     def to_dict(self):
         """Plain ``dict`` of the fields (intervals as 2-tuples)."""
@@ -194,6 +206,14 @@ class PointResult:
 # Weak keys so a dropped link frees its graphs; the functions reach the link
 # through a weak reference so the value does not keep the key alive.
 _COMPILED = weakref.WeakKeyDictionary()
+
+
+def _frame_counts(s, s_hat):
+    """Symbol errors of a batch and the sum over frames of the squared
+    per-frame errors (for :func:`rxsim.stats.design_effect`)."""
+    per_frame = tf.reduce_sum(tf.cast(tf.not_equal(s, s_hat), tf.int64),
+                              axis=-1)
+    return tf.reduce_sum(per_frame), tf.reduce_sum(per_frame * per_frame)
 
 
 def _count_fn(link, xla):
@@ -212,15 +232,15 @@ def _count_fn(link, xla):
         s, s_hat = link_ref()(batch_size, no, seed)[:2]
         s = tf.cast(s, tf.int32)
         s_hat = tf.cast(s_hat, tf.int32)
-        errors = tf.reduce_sum(tf.cast(tf.not_equal(s, s_hat), tf.int64))
+        errors, sum_sq = _frame_counts(s, s_hat)
         if bits_per_symbol is None:
-            return errors, tf.zeros([], tf.int64)
+            return errors, tf.zeros([], tf.int64), sum_sq
         if bits_per_symbol == 1:
-            return errors, errors       # one bit per symbol: same count
+            return errors, errors, sum_sq   # one bit per symbol: same count
         diff = tf.bitwise.bitwise_xor(s, s_hat)
         bit_errors = tf.reduce_sum(
             tf.cast(tf.raw_ops.PopulationCount(x=diff), tf.int64))
-        return errors, bit_errors
+        return errors, bit_errors, sum_sq
 
     fn = tf.function(run_batch, jit_compile=bool(xla))
     per_link[bool(xla)] = fn
@@ -243,8 +263,8 @@ def _coded_fns(link, xla):
         def run_front(batch_size, no, base, batch):
             seed = tf.random.experimental.stateless_fold_in(base, batch)
             b, llr, s, s_hat = link_ref().transmit(batch_size, no, seed)
-            errors = tf.reduce_sum(tf.cast(tf.not_equal(s, s_hat), tf.int64))
-            return b, llr, errors
+            errors, sum_sq = _frame_counts(s, s_hat)
+            return b, llr, errors, sum_sq
 
         front = tf.function(run_front, jit_compile=bool(xla))
         per_link[("coded", bool(xla))] = front
@@ -389,10 +409,12 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     per_batch = batch_size * num_symbols
 
     start = time.perf_counter()
-    errors = bit_errors = symbols = batches = 0
+    errors = bit_errors = symbols = batches = sum_sq = 0
     while True:
-        e, be = fn(batch_size, no_t, base, tf.constant(batches, tf.int64))
+        e, be, sq = fn(batch_size, no_t, base,
+                       tf.constant(batches, tf.int64))
         errors += int(e)
+        sum_sq += int(sq)
         bit_errors += int(be)
         symbols += per_batch
         batches += 1
@@ -414,13 +436,24 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
         ber_w = wilson_interval(bit_errors, bits, confidence)
         ber_cp = clopper_pearson_interval(bit_errors, bits, confidence)
     return PointResult(
-        errors=errors, symbols=symbols, bit_errors=bit_errors, bits=bits,
-        ser=errors / symbols, ber=ber,
-        ser_ci_wilson=wilson_interval(errors, symbols, confidence),
-        ser_ci_cp=clopper_pearson_interval(errors, symbols, confidence),
+        **_ser_fields(errors, sum_sq, batches * batch_size, num_symbols,
+                      confidence),
+        bit_errors=bit_errors, bits=bits, ber=ber,
         ber_ci_wilson=ber_w, ber_ci_cp=ber_cp,
         confidence=float(confidence), batches=batches, wall_time=wall_time,
         seed=seed, stop_reason=stop_reason)
+
+
+def _ser_fields(errors, sum_sq, frames, num_symbols, confidence):
+    """The SER fields of a :class:`PointResult`: counts, rate, design
+    effect and the frame-based intervals."""
+    symbols = frames * num_symbols
+    deff = design_effect(errors, sum_sq, frames, num_symbols)
+    return dict(
+        errors=errors, symbols=symbols, ser=errors / symbols, ser_deff=deff,
+        ser_ci_wilson=effective_interval(errors, symbols, deff, confidence),
+        ser_ci_cp=effective_interval(errors, symbols, deff, confidence,
+                                     method="cp"))
 
 
 def _simulate_coded(link, no_t, batch_size, target_errors, max_symbols,
@@ -432,11 +465,13 @@ def _simulate_coded(link, no_t, batch_size, target_errors, max_symbols,
 
     start = time.perf_counter()
     errors = bit_errors = block_errors = symbols = blocks = batches = 0
+    sum_sq = 0
     while True:
-        b, llr, e = front(batch_size, no_t, base,
-                          tf.constant(batches, tf.int64))
+        b, llr, e, sq = front(batch_size, no_t, base,
+                              tf.constant(batches, tf.int64))
         be, ble = back(b, tf.cast(llr, link.decoder.rdtype))
         errors += int(e)
+        sum_sq += int(sq)
         bit_errors += int(be)
         block_errors += int(ble)
         symbols += per_batch
@@ -453,14 +488,13 @@ def _simulate_coded(link, no_t, batch_size, target_errors, max_symbols,
     wall_time = time.perf_counter() - start
     bits = blocks * link.k
     return PointResult(
-        errors=errors, symbols=symbols, bit_errors=bit_errors, bits=bits,
-        ser=errors / symbols, ber=bit_errors / bits,
-        ser_ci_wilson=wilson_interval(errors, symbols, confidence),
-        ser_ci_cp=clopper_pearson_interval(errors, symbols, confidence),
+        **_ser_fields(errors, sum_sq, blocks, link.num_symbols, confidence),
+        bit_errors=bit_errors, bits=bits, ber=bit_errors / bits,
         ber_ci_wilson=wilson_interval(bit_errors, bits, confidence),
         ber_ci_cp=clopper_pearson_interval(bit_errors, bits, confidence),
         confidence=float(confidence), batches=batches, wall_time=wall_time,
-        seed=seed, stop_reason=stop_reason, block_errors=block_errors,
+        seed=seed, stop_reason=stop_reason,
+        block_errors=block_errors,
         blocks=blocks, bler=block_errors / blocks,
         bler_ci_wilson=wilson_interval(block_errors, blocks, confidence),
         bler_ci_cp=clopper_pearson_interval(block_errors, blocks,

@@ -100,9 +100,9 @@ def plot_panels(curve_map, path, title=None, formats=("png", "pdf")):
     """
     import matplotlib
     matplotlib.use("Agg")
-    from pathlib import Path
-
     import matplotlib.pyplot as plt
+
+    from .plots import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
     for ax, perfect in zip(axes, (True, False)):
@@ -135,15 +135,7 @@ def plot_panels(curve_map, path, title=None, formats=("png", "pdf")):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for fmt in formats:
-        p = path.with_suffix(f".{fmt}")
-        fig.savefig(p, dpi=120)
-        out.append(p)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, formats, dpi=120)
 
 
 def _csi_group(csi):

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_ser", "METRICS", "default_metrics"]
+__all__ = ["plot_ser", "save_figure", "METRICS", "default_metrics"]
 
 #: metric -> (value column, lower CI column, upper CI column, axis label)
 METRICS = {
@@ -130,12 +130,20 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return save_figure(fig, path, formats)
+
+
+def save_figure(fig, path, formats=("png", "pdf"), dpi=130):
+    """Write ``fig`` as ``path`` with each suffix in ``formats`` (parent
+    folders created), close it, and return the paths written."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
         out = path.with_suffix("." + fmt)
-        fig.savefig(out, dpi=130)
+        fig.savefig(out, dpi=dpi)
         written.append(out)
     plt.close(fig)
     return written

@@ -28,7 +28,8 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import beta
 
-__all__ = ["wilson_interval", "clopper_pearson_interval"]
+__all__ = ["wilson_interval", "clopper_pearson_interval", "design_effect",
+           "effective_interval"]
 
 
 def _as_counts(value, name):
@@ -156,3 +157,63 @@ def clopper_pearson_interval(errors, trials, confidence=0.95):
     lo = beta.ppf(alpha / 2.0, np.where(k == 0, 1.0, k), n - k + 1.0)
     hi = beta.ppf(1.0 - alpha / 2.0, k + 1.0, np.where(k == n, 1.0, n - k))
     return _finish(lo, hi, k, n, scalar)
+
+
+def design_effect(errors, sum_sq, clusters, cluster_size):
+    r"""Variance inflation of an error count made of independent clusters.
+
+    ISI detectors make errors in bursts (one error event spans several
+    symbols) and a decoder fails whole blocks, so the errors of a frame are
+    not independent and binomial intervals on the total are too narrow.
+    Frames are independent: with ``e_f`` the errors of frame ``f``,
+
+    ``deff = var(e_f) / (n p (1 - p))``, ``n = cluster_size``,
+    ``p = sum e_f / (clusters n)``,
+
+    the observed per-frame variance over the binomial one (at least 1).
+    Dividing errors and trials by ``deff`` gives effective counts whose
+    binomial interval (:func:`effective_interval`) has the right width.
+
+    Parameters
+    ----------
+    errors : int, ``sum_f e_f``
+    sum_sq : int, ``sum_f e_f**2``
+    clusters : int, number of frames
+    cluster_size : int, trials per frame
+
+    Output
+    ------
+    : float >= 1 (1 when fewer than two frames or no / only errors)
+    """
+    trials = clusters * cluster_size
+    if clusters < 2 or errors <= 0 or errors >= trials:
+        return 1.0
+    p = errors / trials
+    mean = errors / clusters
+    var = (sum_sq - clusters * mean ** 2) / (clusters - 1)
+    return max(1.0, float(var / (cluster_size * p * (1 - p))))
+
+
+def effective_interval(errors, trials, deff=1.0, confidence=0.95,
+                       method="wilson"):
+    """Wilson (or Clopper-Pearson, ``method="cp"``) interval of
+    ``errors / trials`` on the effective counts ``errors / deff``,
+    ``trials / deff`` (see :func:`design_effect`); ``deff`` None or 1
+    gives the plain binomial interval."""
+    plain = (wilson_interval if method == "wilson" else
+             clopper_pearson_interval)(errors, trials, confidence)
+    deff = 1.0 if deff is None else max(1.0, float(deff))
+    if deff == 1.0 or errors in (0, trials):
+        return plain
+    p, n = errors / trials, trials / deff
+    if method == "wilson":
+        z = ndtri(0.5 + 0.5 * confidence)
+        denom = 1.0 + z * z / n
+        center = (p + z * z / (2.0 * n)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+        lo, hi = center - half, center + half
+    else:
+        k, alpha = p * n, 1.0 - confidence
+        lo = beta.ppf(alpha / 2.0, k, n - k + 1.0)
+        hi = beta.ppf(1.0 - alpha / 2.0, k + 1.0, n - k)
+    return float(max(0.0, lo)), float(min(1.0, hi))

@@ -27,6 +27,8 @@ Decisions
   (with ``NULL`` in the new columns). For coded points ``bit_errors, bits,
   ber`` count information bits after decoding (see
   :mod:`rxsim.montecarlo`).
+- Schema 3 adds ``ser_deff``, the design effect of the symbol errors
+  (:func:`rxsim.stats.design_effect`; ``NULL`` in rows of older code).
 - WAL journal: readers (plots, exports) never block the writer.
 """
 
@@ -41,7 +43,7 @@ from pathlib import Path
 __all__ = ["ResultsStore", "PointKey", "StoreError", "SCHEMA_VERSION",
            "SNR_DECIMALS", "COLUMNS"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SNR_DECIMALS = 9
 # "rxsm" in ASCII: marks a database as an rxsim results store.
 APPLICATION_ID = 0x7278736D
@@ -81,6 +83,7 @@ CREATE TABLE points (
     bler_hi      REAL,
     bler_cp_lo   REAL,
     bler_cp_hi   REAL,
+    ser_deff     REAL,
     confidence   REAL    NOT NULL,
     batches      INTEGER NOT NULL,
     wall_time    REAL    NOT NULL,
@@ -99,6 +102,8 @@ _V2_COLUMNS = (("block_errors", "INTEGER"), ("blocks", "INTEGER"),
 _MIGRATIONS = {
     1: [f"ALTER TABLE points ADD COLUMN {name} {kind}"
         for name, kind in _V2_COLUMNS],
+    # Schema 2 -> 3: the design effect of the symbol errors.
+    2: ["ALTER TABLE points ADD COLUMN ser_deff REAL"],
 }
 
 #: Columns of a row as returned by :meth:`ResultsStore.points` and written
@@ -108,8 +113,8 @@ COLUMNS = ("experiment", "detector", "channel", "csi", "snr_db",
            "bit_errors", "bits", "ser", "ber", "ser_lo", "ser_hi",
            "ser_cp_lo", "ser_cp_hi", "ber_lo", "ber_hi", "ber_cp_lo",
            "ber_cp_hi", "block_errors", "blocks", "bler", "bler_lo",
-           "bler_hi", "bler_cp_lo", "bler_cp_hi", "confidence", "batches",
-           "wall_time", "stop_reason", "created_at")
+           "bler_hi", "bler_cp_lo", "bler_cp_hi", "ser_deff", "confidence",
+           "batches", "wall_time", "stop_reason", "created_at")
 
 _ORDER = "experiment, detector, csi, channel, snr_db, config_hash, id"
 
@@ -366,6 +371,7 @@ class ResultsStore:
             bler=opt_float(getattr(result, "bler", None)),
             bler_lo=bler_lo, bler_hi=bler_hi, bler_cp_lo=bler_cp_lo,
             bler_cp_hi=bler_cp_hi,
+            ser_deff=opt_float(getattr(result, "ser_deff", None)),
             confidence=float(result.confidence),
             batches=int(result.batches), wall_time=float(result.wall_time),
             stop_reason=str(result.stop_reason),

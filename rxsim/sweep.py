@@ -32,7 +32,7 @@ from .transmitter import Transmitter
 
 __all__ = ["SweepPoint", "sweep_points", "build_link", "simulate_sweep_point",
            "checkpoint_dir",
-           "pending_points", "record_point", "run_sweep"]
+           "pending_points", "record_point", "run_sweep", "run_study"]
 
 
 @dataclass(frozen=True)
@@ -295,3 +295,35 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
             if on_point:
                 on_point(point, result)
     return done, skipped
+
+
+def run_study(cfg, db_path, quiet=False):
+    """Run (or resume) ``cfg`` into ``db_path`` with a progress bar on
+    stderr, for scripts that summarise a sweep (``scripts/reproduce.py``,
+    ``scripts/training_size.py``).
+
+    Output
+    ------
+    : (list of dict, int, int, float): the store's rows of this config
+      (its experiment and curve hashes; rows of older versions of the
+      config are left out), points simulated now, points resumed, and
+      the wall time in seconds
+    """
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    points = sweep_points(cfg)
+    bar = tqdm(total=len(points), desc=cfg.name, unit="pt", disable=quiet,
+               file=sys.stderr)
+    start = time.perf_counter()
+    done, skipped = run_sweep(cfg, db_path,
+                              on_point=lambda p, r: bar.update())
+    bar.close()
+    seconds = time.perf_counter() - start
+    hashes = {p.key.config_hash for p in points}
+    with ResultsStore(db_path) as store:
+        rows = [r for r in store.points(experiment=cfg.name)
+                if r["config_hash"] in hashes]
+    return rows, done, skipped, seconds

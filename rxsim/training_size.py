@@ -127,9 +127,9 @@ def plot_study(curves, refs, path, formats=("png", "pdf")):
     BCJR (perfect CSI solid, uncertain dashed) as horizontal lines."""
     import matplotlib
     matplotlib.use("Agg")
-    from pathlib import Path
-
     import matplotlib.pyplot as plt
+
+    from .plots import save_figure
 
     snrs = sorted({k[2] for k in curves})
     csis = sorted({k[1] for k in curves}, key=lambda c: c != "perfect")
@@ -171,15 +171,7 @@ def plot_study(curves, refs, path, formats=("png", "pdf")):
                 ax.set_ylabel("SER")
             ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for fmt in formats:
-        p = path.with_suffix(f".{fmt}")
-        fig.savefig(p, dpi=120)
-        out.append(p)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, formats, dpi=120)
 
 
 def markdown_table(curves, refs):

@@ -37,6 +37,7 @@ def reference_rows(cfg, symbols, frame_length=500):
     at every (gamma, SNR) of ``cfg``, as store-like rows."""
     from rxsim.config import snr_to_no
     from rxsim.montecarlo import point_seed
+    from rxsim.stats import design_effect
 
     nt = _numpy_trellis()
     rows = []
@@ -63,31 +64,18 @@ def reference_rows(cfg, symbols, frame_length=500):
                                  channel=channel.label, snr_db=float(snr),
                                  errors=int(per_frame.sum()),
                                  symbols=int(s.size),
-                                 deff=design_effect(per_frame,
-                                                    frame_length)))
+                                 deff=design_effect(
+                                     int(per_frame.sum()),
+                                     int((per_frame ** 2).sum()),
+                                     frames, frame_length)))
     return rows
-
-
-def design_effect(per_frame, frame_length):
-    """Variance of per-frame error counts over its binomial value (>= 1).
-
-    ISI detectors make errors in bursts (an error event spans several
-    symbols), so symbol errors are not independent and a binomial test
-    on symbol counts is too confident. Frames are independent; the ratio
-    of the observed per-frame variance to ``T p (1 - p)`` inflates the
-    binomial variance to match."""
-    frames = len(per_frame)
-    p = per_frame.sum() / (frames * frame_length)
-    if frames < 2 or p in (0, 1):
-        return 1.0
-    return max(1.0, float(per_frame.var(ddof=1)
-                          / (frame_length * p * (1 - p))))
 
 
 def compare_reference(rows, ref_rows, alpha=0.01):
     """Per (detector, gamma, SNR): our SER vs the numpy one, two-sided
     test of equal rates on counts divided by the design effect measured
-    on the reference frames (see :func:`design_effect`).
+    on the frames (:func:`rxsim.stats.design_effect`, the larger of the
+    two runs').
     Returns (tested, flagged lines)."""
     from rxsim.aggregate import two_proportion_pvalue
 
@@ -100,7 +88,7 @@ def compare_reference(rows, ref_rows, alpha=0.01):
         if mine is None:
             continue
         tested += 1
-        d = ref.get("deff", 1.0)
+        d = max(ref.get("deff", 1.0), mine.get("ser_deff") or 1.0)
         p = two_proportion_pvalue(round(mine["errors"] / d),
                                   round(mine["symbols"] / d),
                                   round(ref["errors"] / d),
@@ -129,13 +117,10 @@ def main(argv=None):
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
 
-    from tqdm import tqdm
-
     from rxsim.config import load_config
     from rxsim.paper import (REFERENCES, check_claims, curves,
                              markdown_table, plot_panels, quick_variant)
-    from rxsim.store import ResultsStore
-    from rxsim.sweep import run_sweep, sweep_points
+    from rxsim.sweep import run_study, sweep_points
 
     cfg = load_config(args.config)
     if args.quick:
@@ -146,18 +131,8 @@ def main(argv=None):
     out = Path(args.out or f"results/{cfg.name}")
     db.parent.mkdir(parents=True, exist_ok=True)
 
+    rows, done, skipped, sweep_seconds = run_study(cfg, db, args.quiet)
     points = sweep_points(cfg)
-    bar = tqdm(total=len(points), desc=cfg.name, unit="pt",
-               disable=args.quiet, file=sys.stderr)
-    start = time.perf_counter()
-    done, skipped = run_sweep(cfg, db, on_point=lambda p, r: bar.update())
-    bar.close()
-    sweep_seconds = time.perf_counter() - start
-
-    hashes = {p.key.config_hash for p in points}
-    with ResultsStore(db) as store:
-        rows = [r for r in store.points(experiment=cfg.name)
-                if r["config_hash"] in hashes]
     curve_map = curves(rows)
     figures = plot_panels(curve_map, out,
                           title=f"{cfg.name}: BPSK, L=4, SER averaged over "

@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 
@@ -38,10 +37,7 @@ def main(argv=None):
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
 
-    from tqdm import tqdm
-
-    from rxsim.store import ResultsStore
-    from rxsim.sweep import run_sweep, sweep_points
+    from rxsim.sweep import run_study, sweep_points
     from rxsim.training_size import (markdown_table, plot_study,
                                      study_config, study_curves)
 
@@ -59,18 +55,8 @@ def main(argv=None):
     out = Path(args.out or f"results/{name}")
     db.parent.mkdir(parents=True, exist_ok=True)
 
+    rows, done, skipped, seconds = run_study(cfg, db, args.quiet)
     points = sweep_points(cfg)
-    bar = tqdm(total=len(points), desc=name, unit="pt", disable=args.quiet,
-               file=sys.stderr)
-    start = time.perf_counter()
-    done, skipped = run_sweep(cfg, db, on_point=lambda p, r: bar.update())
-    bar.close()
-    seconds = time.perf_counter() - start
-
-    hashes = {p.key.config_hash for p in points}
-    with ResultsStore(db) as store:
-        rows = [r for r in store.points(experiment=cfg.name)
-                if r["config_hash"] in hashes]
     curves, refs = study_curves(rows)
     figures = plot_study(curves, refs, out)
     text = "\n".join([

@@ -25,7 +25,7 @@ from rxsim.coded import (DEFAULT_HARD_LLR, INTERLEAVER_SEED, CodedLink,
                          code_problems)
 from rxsim.config import ConfigError, load_config, parse_config
 from rxsim.montecarlo import batch_seed, simulate_point
-from rxsim.store import ResultsStore
+from rxsim.store import SCHEMA_VERSION, ResultsStore
 from rxsim.sweep import build_link, run_sweep
 
 # One code for (almost) every test: each new (k, n) compiles a decoder.
@@ -395,7 +395,7 @@ def test_coded_sweep_into_a_store_resumes(tmp_path):
     assert isinstance(link, CodedLink) and link.output == "hard"
     assert link.detector.hard_out
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()
     # the CLI plots BER and BLER (or what --metric says) and exports them
     from typer.testing import CliRunner

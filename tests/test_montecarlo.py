@@ -392,3 +392,28 @@ def test_uncoded_points_have_no_block_fields(bpsk_link):
     assert (r.block_errors, r.blocks, r.bler, r.bler_ci_wilson,
             r.bler_ci_cp) == (None,) * 5
     assert r.bits == r.symbols and r.bit_errors == r.errors
+
+
+def test_design_effect_of_bursty_isi_errors_from_the_engine():
+    """The engine's ``ser_deff`` is the design effect of the per-frame
+    error counts of exactly the batches it ran (recounted eagerly from the
+    same batch seeds), and ISI detection errors are bursty (deff > 1)."""
+    from rxsim.stats import design_effect, effective_interval
+    taps = channels.exponential_taps(4, 0.1)
+    link = rxsim.Link(rxsim.Transmitter("bpsk"), channels.ISIChannel(taps),
+                      detectors.ViterbiDetector(taps, hard_out=True),
+                      num_symbols=100)
+    no = 10 ** (-4 / 10)
+    res = simulate_point(link, no, batch_size=200, target_errors=10 ** 9,
+                         max_symbols=60_000, seed=3, xla=False)
+    per_frame = np.concatenate([
+        (lambda s, s_hat: (s.numpy() != s_hat.numpy()).sum(axis=1))(
+            *link(200, no, batch_seed(3, b))[:2])
+        for b in range(res.batches)])
+    assert per_frame.sum() == res.errors
+    deff = design_effect(int(per_frame.sum()), int((per_frame ** 2).sum()),
+                         len(per_frame), 100)
+    assert res.ser_deff == pytest.approx(deff)
+    assert res.ser_deff > 1.2
+    assert res.ser_ci_wilson == effective_interval(res.errors, res.symbols,
+                                                   res.ser_deff)

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom, binomtest
 
-from rxsim.stats import clopper_pearson_interval, wilson_interval
+from rxsim.stats import (clopper_pearson_interval, design_effect,
+                         effective_interval, wilson_interval)
 
 GRID_N = [1, 2, 3, 10, 37, 263, 1000, 10**6]
 CONFIDENCES = [0.5, 0.9, 0.95, 0.999]
@@ -165,3 +166,52 @@ def test_coverage_of_clopper_pearson_is_at_least_nominal():
     cov_w = (pmf * ((w_lo <= ps[:, None]) & (ps[:, None] <= w_hi))).sum(1)
     assert cov_cp.min() >= 0.95 - 1e-12
     assert cov_w.min() < 0.95
+
+
+# -- frames as the independent units (bursty errors) ---------------------------
+
+
+def _frames(rng, frames, T, p, burst):
+    """Per-frame error counts when errors come in bursts of ``burst``."""
+    events = rng.binomial(T // burst, p, size=frames)
+    return events * burst
+
+
+def test_design_effect_is_one_for_independent_errors_and_burst_length_for_bursts():
+    rng = np.random.default_rng(1)
+    for burst, lo, hi in ((1, 0.9, 1.1), (3, 2.7, 3.3)):
+        e = _frames(rng, 4000, 300, 0.02, burst)
+        d = design_effect(int(e.sum()), int((e ** 2).sum()), 4000, 300)
+        assert lo < d < hi, (burst, d)
+    assert design_effect(0, 0, 10, 100) == 1.0
+    assert design_effect(5, 25, 1, 100) == 1.0      # one frame: no variance
+
+
+def test_effective_interval_covers_bursty_rates_where_the_binomial_one_fails():
+    rng = np.random.default_rng(7)
+    p_event, burst, frames, T = 0.01, 4, 200, 200
+    p_true = p_event                     # each event hits `burst` symbols
+    plain = adjusted = 0
+    reps = 400
+    for _ in range(reps):
+        e = _frames(rng, frames, T, p_event, burst)
+        k, n = int(e.sum()), frames * T
+        lo, hi = wilson_interval(k, n)
+        plain += lo <= p_true <= hi
+        d = design_effect(k, int((e ** 2).sum()), frames, T)
+        lo, hi = effective_interval(k, n, d)
+        adjusted += lo <= p_true <= hi
+        lo_cp, hi_cp = effective_interval(k, n, d, method="cp")
+        assert lo_cp <= k / n <= hi_cp
+    # 95% intervals: binomial coverage collapses (~0.68), frames restore it
+    assert plain / reps < 0.8
+    assert 0.92 <= adjusted / reps <= 0.985
+
+
+def test_effective_interval_without_design_effect_is_the_binomial_one():
+    assert effective_interval(30, 1000) == wilson_interval(30, 1000)
+    assert effective_interval(30, 1000, None, method="cp") == \
+        clopper_pearson_interval(30, 1000)
+    lo1, hi1 = effective_interval(3000, 10 ** 6)
+    lo4, hi4 = effective_interval(3000, 10 ** 6, 4.0)
+    assert (hi4 - lo4) / (hi1 - lo1) == pytest.approx(2.0, rel=0.02)

@@ -362,15 +362,16 @@ def test_v1_store_is_migrated_in_place_and_keeps_its_rows(tmp_path):
                             bler_ci_cp=clopper_pearson_interval(7, 500))
         assert st.add_point(key(snr=4.0), coded, seed=2, code_version="y")
     cols, version = _columns(p)
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
     assert set(_V2_NEW) <= set(cols) and set(COLUMNS) == set(cols) - {"id"}
+    assert "ser_deff" in cols
     assert old["errors"] == 123 and old["ser"] == 0.0123
     assert old["ber_cp_hi"] == 0.0096 and old["seed"] == 42
-    assert all(old[c] is None for c in _V2_NEW)
+    assert all(old[c] is None for c in _V2_NEW + ("ser_deff",))
     with ResultsStore(p) as st:                           # reopen: no-op
         rows = st.points()
         st.export_csv(tmp_path / "all.csv")
-    assert _columns(p) == (cols, 2)
+    assert _columns(p) == (cols, 3)
     assert [r["snr_db"] for r in rows] == [3.0, 4.0]
     new = rows[1]
     assert (new["block_errors"], new["blocks"], new["bler"]) == (7, 500,

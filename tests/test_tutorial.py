@@ -69,6 +69,11 @@ def test_tutorial_python_blocks_run(tmp_path, monkeypatch,
     from rxsim.sweep import run_sweep
     assert run_sweep(namespace["cfg"], tmp_path / "tutorial.sqlite") == \
         (0, 9)
+    # section 6: soft BCJR LLRs decode better than hard Viterbi decisions
+    coded = namespace["coded_results"]
+    soft, hard = coded["bcjr, soft LLRs"], coded["viterbi, hard"]
+    assert soft.blocks == hard.blocks == 400
+    assert soft.bler_ci_wilson[1] < hard.bler_ci_wilson[0], (soft, hard)
 
 
 class _Renamed(detectors.TapsDetector):
