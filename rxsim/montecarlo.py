@@ -406,27 +406,16 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
                                max_symbols, seed, xla, confidence, progress)
     fn = _count_fn(link, xla)
     base = _base_seed(seed)
-    per_batch = batch_size * num_symbols
 
-    start = time.perf_counter()
-    errors = bit_errors = symbols = batches = sum_sq = 0
-    while True:
-        e, be, sq = fn(batch_size, no_t, base,
-                       tf.constant(batches, tf.int64))
-        errors += int(e)
-        sum_sq += int(sq)
-        bit_errors += int(be)
-        symbols += per_batch
-        batches += 1
-        if progress is not None:
-            progress(errors, symbols)
-        if errors >= target_errors:
-            stop_reason = "target_errors"
-            break
-        if symbols >= max_symbols:
-            stop_reason = "max_symbols"
-            break
-    wall_time = time.perf_counter() - start
+    def step(batch):
+        e, be, sq = fn(batch_size, no_t, base, tf.constant(batch, tf.int64))
+        return {"errors": int(e), "bit_errors": int(be), "sum_sq": int(sq)}
+
+    n, batches, stop_reason, wall_time = _run_batches(
+        step, "errors", batch_size * num_symbols, target_errors,
+        max_symbols, progress)
+    errors, bit_errors, sum_sq = n["errors"], n["bit_errors"], n["sum_sq"]
+    symbols = batches * batch_size * num_symbols
 
     if bits_per_symbol is None:
         bits = bit_errors = ber = ber_w = ber_cp = None
@@ -442,6 +431,34 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
         ber_ci_wilson=ber_w, ber_ci_cp=ber_cp,
         confidence=float(confidence), batches=batches, wall_time=wall_time,
         seed=seed, stop_reason=stop_reason)
+
+
+def _run_batches(step, stop_key, per_batch, target_errors, max_symbols,
+                 progress):
+    """The stopping rule shared by uncoded and coded points: run
+    ``step(batch) -> {name: count}`` for batches 0, 1, ... until the
+    summed ``stop_key`` count reaches ``target_errors``, else until
+    ``max_symbols`` symbols (``per_batch`` per batch).
+
+    Output
+    ------
+    : (dict of summed counts, batches, stop reason, wall time in s)
+    """
+    start = time.perf_counter()
+    totals, batches = {}, 0
+    while True:
+        for name, count in step(batches).items():
+            totals[name] = totals.get(name, 0) + count
+        batches += 1
+        if progress is not None:
+            progress(totals[stop_key], batches * per_batch)
+        if totals[stop_key] >= target_errors:
+            stop_reason = "target_errors"
+            break
+        if batches * per_batch >= max_symbols:
+            stop_reason = "max_symbols"
+            break
+    return totals, batches, stop_reason, time.perf_counter() - start
 
 
 def _ser_fields(errors, sum_sq, frames, num_symbols, confidence):
@@ -461,31 +478,20 @@ def _simulate_coded(link, no_t, batch_size, target_errors, max_symbols,
     """:func:`simulate_point` for a :class:`rxsim.coded.CodedLink`."""
     front, back = _coded_fns(link, xla)
     base = _base_seed(seed)
-    per_batch = batch_size * link.num_symbols
 
-    start = time.perf_counter()
-    errors = bit_errors = block_errors = symbols = blocks = batches = 0
-    sum_sq = 0
-    while True:
+    def step(batch):
         b, llr, e, sq = front(batch_size, no_t, base,
-                              tf.constant(batches, tf.int64))
+                              tf.constant(batch, tf.int64))
         be, ble = back(b, tf.cast(llr, link.decoder.rdtype))
-        errors += int(e)
-        sum_sq += int(sq)
-        bit_errors += int(be)
-        block_errors += int(ble)
-        symbols += per_batch
-        blocks += batch_size
-        batches += 1
-        if progress is not None:
-            progress(block_errors, symbols)
-        if block_errors >= target_errors:
-            stop_reason = "target_errors"
-            break
-        if symbols >= max_symbols:
-            stop_reason = "max_symbols"
-            break
-    wall_time = time.perf_counter() - start
+        return {"errors": int(e), "sum_sq": int(sq), "bit_errors": int(be),
+                "block_errors": int(ble)}
+
+    n, batches, stop_reason, wall_time = _run_batches(
+        step, "block_errors", batch_size * link.num_symbols, target_errors,
+        max_symbols, progress)
+    errors, sum_sq = n["errors"], n["sum_sq"]
+    bit_errors, block_errors = n["bit_errors"], n["block_errors"]
+    blocks = batches * batch_size
     bits = blocks * link.k
     return PointResult(
         **_ser_fields(errors, sum_sq, blocks, link.num_symbols, confidence),
