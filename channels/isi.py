@@ -1,12 +1,7 @@
 """Linear ISI channel with AWGN."""
 
 import tensorflow as tf
-from sionna.phy import Block
-
-from detectors.checks import (as_taps, check_noise_variance, check_received,
-                             check_taps)
-from detectors.constellations import constellation_points, make_constellation
-
+from .base import TapChannel
 from .noise import gaussian_noise
 
 __all__ = ["ISIChannel", "convolve_with_preamble"]
@@ -35,7 +30,7 @@ def convolve_with_preamble(x, taps, preamble_point):
                      for l in range(L)])
 
 
-class ISIChannel(Block):
+class ISIChannel(TapChannel):
     r"""Inter-symbol-interference channel with additive white Gaussian noise.
 
     ``y[k] = sum_{l=0}^{L-1} h[l] x[k-l] + w[k]`` where the L-1 symbols
@@ -69,36 +64,8 @@ class ISIChannel(Block):
         taps are complex)
     """
 
-    def __init__(self, taps, constellation=None, precision=None, **kwargs):
-        super().__init__(precision=precision, **kwargs)
-        self._taps = self._as_taps(taps)
-        self._constellation = make_constellation(constellation)
-        self._preamble_point = constellation_points(
-            self._constellation, tf.float64)[0]
-
-    def _as_taps(self, taps, batch_size=None):
-        taps = as_taps(taps, batch_size=batch_size)
-        return tf.cast(taps, self.cdtype if taps.dtype.is_complex
-                       else self.rdtype)
-
-    @property
-    def taps(self):
-        """tf.Tensor : taps [L] or [batch, L]."""
-        return self._taps
-
-    @property
-    def memory(self):
-        """int : L."""
-        return int(self._taps.shape[-1])
-
     def call(self, x, no, taps=None, seed=None):
-        x = tf.convert_to_tensor(x)
-        check_received(x, name="x")
-        batch_size = x.shape[0]
-        taps = self._taps if taps is None else self._as_taps(taps, batch_size)
-        check_taps(taps, batch_size=batch_size)
-        no = tf.convert_to_tensor(no)
-        check_noise_variance(no, batch_size=batch_size)
+        x, no, taps = self._inputs(x, no, taps)
         complex_out = x.dtype.is_complex or taps.dtype.is_complex
         dtype = self.cdtype if complex_out else self.rdtype
         x = tf.cast(x, dtype)

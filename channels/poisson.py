@@ -2,21 +2,20 @@ r"""Poisson channel with memory: on-off keying over an optical or molecular
 link (the Poisson channel of the ViterbiNet / BCJRNet papers)."""
 
 import tensorflow as tf
-from sionna.phy import Block, config
+from sionna.phy import config
 
-from detectors.checks import (as_taps, check_noise_variance, check_received,
-                              check_taps, is_eager)
-from detectors.constellations import (constellation_points, is_real,
-                                      make_constellation)
+from detectors.checks import as_taps, is_eager
+from detectors.constellations import constellation_points, is_real
 from detectors.gaussian import NO_FLOOR
 from detectors.poisson import DARK_RATE
 
+from .base import TapChannel
 from .isi import convolve_with_preamble
 
 __all__ = ["PoissonChannel"]
 
 
-class PoissonChannel(Block):
+class PoissonChannel(TapChannel):
     r"""Poisson channel with inter-symbol interference.
 
     ``y[k] ~ Poisson(lam[k])``, ``lam[k] = sqrt(rho) * sum_{l=0}^{L-1}
@@ -69,9 +68,8 @@ class PoissonChannel(Block):
     """
 
     def __init__(self, taps, constellation="ook", precision=None, **kwargs):
-        super().__init__(precision=precision, **kwargs)
-        self._taps = self._as_taps(taps)
-        self._constellation = make_constellation(constellation)
+        super().__init__(taps, constellation=constellation,
+                         precision=precision, **kwargs)
         if not is_real(self._constellation):
             raise ValueError("PoissonChannel needs a real constellation with "
                              "non-negative points, e.g. 'ook'; got a complex "
@@ -82,7 +80,6 @@ class PoissonChannel(Block):
                 "PoissonChannel needs non-negative constellation points "
                 "(intensities), e.g. 'ook'; got points "
                 f"{points.numpy().tolist()}.")
-        self._preamble_point = points[0]
 
     def _as_taps(self, taps, batch_size=None):
         taps = as_taps(taps, batch_size=batch_size)
@@ -91,33 +88,12 @@ class PoissonChannel(Block):
                             "got complex taps.")
         return tf.cast(taps, self.rdtype)
 
-    @property
-    def taps(self):
-        """tf.Tensor : taps [L] or [batch, L]."""
-        return self._taps
-
-    @property
-    def memory(self):
-        """int : L."""
-        return int(self._taps.shape[-1])
-
-    @property
-    def constellation(self):
-        """sionna.phy.mapping.Constellation"""
-        return self._constellation
-
     def rates(self, x, no, taps=None):
         """The rates ``lam`` ``[batch, T]`` of a call (no sampling)."""
-        x = tf.convert_to_tensor(x)
-        check_received(x, name="x")
+        x, no, taps = self._inputs(x, no, taps)
         if x.dtype.is_complex:
             raise TypeError("PoissonChannel needs real `x` (intensities); "
                             "got complex points.")
-        batch_size = x.shape[0]
-        taps = self._taps if taps is None else self._as_taps(taps, batch_size)
-        check_taps(taps, batch_size=batch_size)
-        no = tf.convert_to_tensor(no, dtype_hint=self.rdtype)
-        check_noise_variance(no, batch_size=batch_size)
         if is_eager(no) and float(tf.reduce_min(no)) <= 0:
             raise ValueError("`no` (= 1/rho for the Poisson channel) must be "
                              "> 0: rho = infinity has no Poisson counts.")

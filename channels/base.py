@@ -1,0 +1,66 @@
+"""What every channel given by taps shares: the taps (with a per-call
+override), the constellation and its preamble point, and the checks of a
+call's inputs."""
+
+import tensorflow as tf
+from sionna.phy import Block
+
+from detectors.checks import (as_taps, check_noise_variance, check_received,
+                              check_taps)
+from detectors.constellations import constellation_points, make_constellation
+
+__all__ = ["TapChannel"]
+
+
+class TapChannel(Block):
+    """Base of :class:`channels.ISIChannel` and
+    :class:`channels.PoissonChannel`.
+
+    Parameters
+    ----------
+    taps : [L] or [batch, L], array_like
+    constellation : None | str | Constellation
+        Only used for the preamble point (index 0).
+    precision : None | "single" | "double"
+
+    Subclasses may override ``_as_taps`` (dtype rules of their taps).
+    """
+
+    def __init__(self, taps, constellation=None, precision=None, **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        self._taps = self._as_taps(taps)
+        self._constellation = make_constellation(constellation)
+        self._preamble_point = constellation_points(
+            self._constellation, tf.float64)[0]
+
+    def _as_taps(self, taps, batch_size=None):
+        taps = as_taps(taps, batch_size=batch_size)
+        return tf.cast(taps, self.cdtype if taps.dtype.is_complex
+                       else self.rdtype)
+
+    @property
+    def taps(self):
+        """tf.Tensor : taps [L] or [batch, L]."""
+        return self._taps
+
+    @property
+    def memory(self):
+        """int : L."""
+        return int(self._taps.shape[-1])
+
+    @property
+    def constellation(self):
+        """sionna.phy.mapping.Constellation"""
+        return self._constellation
+
+    def _inputs(self, x, no, taps):
+        """Checked ``x``, ``no`` and the taps of this call (``taps`` or the
+        constructor's)."""
+        x = tf.convert_to_tensor(x)
+        check_received(x, name="x")
+        batch_size = x.shape[0]
+        taps = self._taps if taps is None else self._as_taps(taps, batch_size)
+        check_taps(taps, batch_size=batch_size)
+        no = tf.convert_to_tensor(no, dtype_hint=self.rdtype)
+        check_noise_variance(no, batch_size=batch_size)
+        return x, no, taps
