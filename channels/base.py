@@ -5,9 +5,9 @@ call's inputs."""
 import tensorflow as tf
 from sionna.phy import Block
 
-from detectors.checks import (as_taps, check_noise_variance, check_received,
+from signals.checks import (as_taps, check_noise_variance, check_received,
                               check_taps)
-from detectors.constellations import constellation_points, make_constellation
+from signals.constellations import constellation_points, make_constellation
 
 __all__ = ["TapChannel"]
 

@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config
 
-from detectors.checks import (as_taps, check_noise_variance,
+from signals.checks import (as_taps, check_noise_variance,
                               check_received, is_eager)
-from detectors.constellations import constellation_points, make_constellation
+from signals.constellations import constellation_points, make_constellation
 
 from .isi import convolve_with_preamble
 from .noise import gaussian_noise

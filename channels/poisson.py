@@ -4,10 +4,9 @@ link (the Poisson channel of the ViterbiNet / BCJRNet papers)."""
 import tensorflow as tf
 from sionna.phy import config
 
-from detectors.checks import as_taps, is_eager
-from detectors.constellations import constellation_points, is_real
-from detectors.gaussian import NO_FLOOR
-from detectors.poisson import DARK_RATE
+from signals.checks import as_taps, is_eager
+from signals.constellations import constellation_points, is_real
+from signals.models import DARK_RATE, NO_FLOOR
 
 from .base import TapChannel
 from .isi import convolve_with_preamble

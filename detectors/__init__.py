@@ -12,9 +12,10 @@ Beside the grid: ``SBRNN`` (data-driven), ``LMMSEDetector`` (linear),
 ``SymbolwiseDetector`` (ignores ISI), ``BruteForceDetector`` (tests).
 """
 
+from signals.constellations import make_constellation
+
 from .base import Detector, TapsDetector
 from .brute_force import BruteForceDetector
-from .constellations import make_constellation
 from .factor_graph import LearnedFactorGraph, ViterbiNet, train_many
 from .learned import LearnedDetector
 from .lmmse import LMMSEDetector

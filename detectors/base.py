@@ -12,9 +12,10 @@ import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.mapping import SymbolLogits2LLRs
 
-from .checks import (as_taps, check_noise_variance, check_received,
+from signals.checks import (as_taps, check_noise_variance, check_received,
                      check_taps)
-from .constellations import constellation_points, is_real, make_constellation
+from signals.constellations import (constellation_points, is_real,
+                                    make_constellation)
 
 __all__ = ["Detector", "TapsDetector"]
 

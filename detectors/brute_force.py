@@ -14,8 +14,9 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import logsumexp
 
+from signals.constellations import constellation_points
+
 from .base import TapsDetector
-from .constellations import constellation_points
 
 __all__ = ["BruteForceDetector", "MAX_HYPOTHESES"]
 

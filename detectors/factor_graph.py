@@ -37,10 +37,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .learned import (LearnedDetector, check_int, check_nonnegative,
-                      check_pilots, check_positive, check_validation,
-                      features,
-                      split_seed, split_validation, train_loop,
+from signals.checks import check_int, check_nonnegative, check_positive
+
+from .learned import (LearnedDetector, check_pilots, check_validation,
+                      features, split_seed, split_validation, train_loop,
                       MIN_SAMPLES_PER_CLASS)
 from .trellis import (INITIAL_STATES, Trellis, check_chunking,
                       forward_backward, tuple_labels,

@@ -7,11 +7,9 @@ values are log-likelihoods up to a per-sample constant.
 
 import tensorflow as tf
 
-__all__ = ["gaussian_loglik", "NO_FLOOR"]
+from signals.models import NO_FLOOR
 
-# A noise variance of exactly 0 is legal input (noiseless channel); the
-# floor keeps metrics finite so that recursions never see -inf or NaN.
-NO_FLOOR = 1e-12
+__all__ = ["gaussian_loglik", "NO_FLOOR"]
 
 
 def gaussian_loglik(y, mean, no):

@@ -42,15 +42,16 @@ and the weights file only arrays.
 
 import hashlib
 import json
-import math
 import os
 
 import h5py
 import numpy as np
 import tensorflow as tf
 
+from signals.checks import check_int, check_nonnegative, check_positive
+from signals.constellations import constellation_name, make_constellation
+
 from .base import Detector
-from .constellations import constellation_name, make_constellation
 
 __all__ = ["LearnedDetector", "check_pilots", "check_validation",
            "check_int", "check_positive", "check_nonnegative",
@@ -162,39 +163,6 @@ def check_validation(validation):
         raise ValueError(f"`validation` fraction must lie in [0, 1), got "
                          f"{validation!r}.")
     return ("none", None) if frac == 0.0 else ("fraction", frac)
-
-
-def check_int(value, name, minimum=1, allow_none=False):
-    """``value`` as an int >= ``minimum`` (or None if allowed)."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got "
-                         f"{value!r}.")
-    return int(value)
-
-
-def check_positive(value, name):
-    """``value`` as a finite float > 0."""
-    if isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a number, got {value!r}.")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number, got {value!r}.") \
-            from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}.")
-    return v
-
-
-def check_nonnegative(value, name):
-    """``value`` as a finite float >= 0."""
-    if not isinstance(value, bool) and isinstance(
-            value, (int, float, np.integer, np.floating)) and value == 0:
-        return 0.0
-    return check_positive(value, name)
 
 
 def split_seed(seed):

@@ -28,16 +28,14 @@ merely very unlikely for any ``y > 0``, and the recursions never see
 import numpy as np
 import tensorflow as tf
 
+from signals.models import DARK_RATE, NO_FLOOR
+
 from .base import TapsDetector
-from .gaussian import NO_FLOOR
 from .trellis import BranchMetrics, branch_means
 
 __all__ = ["DARK_RATE", "RATE_FLOOR", "LIKELIHOODS", "poisson_rates",
            "poisson_loglik", "poisson_branch_metrics",
            "PoissonBranchMetrics", "PoissonSymbolwiseDetector"]
-
-# The background ("dark current") rate of the papers' Poisson channel.
-DARK_RATE = 1.0
 
 # Smallest rate a detector assumes: keeps log(lam) finite for rates that
 # perturbed (possibly negative) taps push to or below zero.

@@ -30,9 +30,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .learned import (LearnedDetector, check_int, check_pilots,
-                      check_positive, check_validation, features,
-                      split_seed, train_loop, MIN_SAMPLES_PER_CLASS)
+from signals.checks import check_int, check_positive
+
+from .learned import (LearnedDetector, check_pilots, check_validation,
+                      features, split_seed, train_loop,
+                      MIN_SAMPLES_PER_CLASS)
 
 __all__ = ["SBRNN"]
 

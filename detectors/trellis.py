@@ -79,7 +79,7 @@ use it, computing metrics step by step).
 import numpy as np
 import tensorflow as tf
 
-from .checks import MAX_STATES
+from signals.checks import MAX_STATES
 
 __all__ = ["Trellis", "BranchMetrics", "check_trellis_size",
            "check_chunking", "tuple_to_branch_metrics",

@@ -62,7 +62,7 @@ from sionna.phy.fec.interleaving import Deinterleaver, RandomInterleaver
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import SymbolLogits2LLRs
 
-from detectors.constellations import constellation_points
+from signals.constellations import constellation_points
 
 from .transmitter import Transmitter
 

@@ -21,7 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 import numpy as np
 
 from channels import exponential_taps
-from detectors.constellations import make_constellation
+from signals.constellations import make_constellation
 
 from .registry import DETECTORS, check_detector_options
 
@@ -310,7 +310,7 @@ def _channels(table, problems):
 def _with_phases(channels, table, constellation, problems):
     """``channels`` with the ``[channel] phases`` (radians, one per tap)
     that make their taps complex, ``h[l] exp(1j phases[l])``."""
-    from detectors.constellations import is_real
+    from signals.constellations import is_real
 
     phases = table.get("phases")
     if phases is None or not _type_ok(phases, list):
@@ -354,7 +354,7 @@ def _channel_kind_problems(channels, constellation, link, detectors,
                            problems):
     """Combinations of channel kind, constellation, XLA and detectors that
     cannot work (a Poisson channel takes OOK, no XLA, Poisson metrics)."""
-    from detectors.constellations import constellation_name
+    from signals.constellations import constellation_name
 
     kinds = {c.kind for c in channels}
     poisson = "poisson" in kinds

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from channels import ISIChannel, PoissonChannel
-from detectors.learned import check_int
+from signals.checks import check_int
 
 from .config import snr_to_no
 from .transmitter import Transmitter

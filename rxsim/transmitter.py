@@ -3,7 +3,7 @@
 import tensorflow as tf
 from sionna.phy import Block, config
 
-from detectors.constellations import constellation_points, make_constellation
+from signals.constellations import constellation_points, make_constellation
 
 __all__ = ["Transmitter"]
 

@@ -15,7 +15,7 @@ from sionna.phy import config
 from channels import ISIChannel, convolve_with_preamble, exponential_taps
 from channels.csi import parse_csi
 from detectors import SymbolwiseDetector, make_constellation
-from detectors.constellations import constellation_points
+from signals.constellations import constellation_points
 from rxsim import Link, Transmitter
 
 Z = 4.0

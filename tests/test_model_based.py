@@ -8,7 +8,7 @@ from scipy.special import log_expit, logsumexp
 from scipy.stats import norm
 
 from detectors.brute_force import BruteForceDetector
-from detectors.constellations import constellation_points, make_constellation
+from signals.constellations import constellation_points, make_constellation
 from detectors.gaussian import gaussian_loglik
 from detectors.model_based import (BCJRDetector, GaussianBranchMetrics,
                                    ViterbiDetector, gaussian_branch_metrics)

@@ -21,7 +21,7 @@ from scipy.stats import poisson
 from channels import PoissonChannel, exponential_taps
 from detectors import (BCJRDetector, LearnedFactorGraph,
                        PoissonSymbolwiseDetector, ViterbiDetector)
-from detectors.constellations import (constellation_name,
+from signals.constellations import (constellation_name,
                                       constellation_points, is_real,
                                       make_constellation)
 from detectors.poisson import (DARK_RATE, RATE_FLOOR, PoissonBranchMetrics,

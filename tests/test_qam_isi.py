@@ -26,7 +26,7 @@ from channels import ISIChannel, exponential_taps
 from detectors import (BCJRDetector, BruteForceDetector, LearnedFactorGraph,
                        LMMSEDetector, SBRNN, SymbolwiseDetector, ViterbiNet,
                        ViterbiDetector)
-from detectors.constellations import (constellation_points,
+from signals.constellations import (constellation_points,
                                       make_constellation)
 from rxsim import Link, Transmitter, simulate_point, wilson_interval
 from rxsim.config import ConfigError, parse_config, snr_to_no

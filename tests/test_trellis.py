@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from detectors.checks import MAX_STATES
+from signals.checks import MAX_STATES
 from detectors.model_based import gaussian_branch_metrics
 from detectors.trellis import (BranchMetrics, Trellis, branch_means,
                                branch_to_tuple_metrics, check_trellis_size,

@@ -11,11 +11,14 @@ blocks and are valid by construction.
 for "a valid received block / noise variance / tap vector" are written.
 """
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
 __all__ = ["check_received", "check_noise_variance", "check_taps",
-           "as_taps", "is_eager", "MAX_STATES"]
+           "as_taps", "is_eager", "check_int", "check_positive",
+           "check_nonnegative", "MAX_STATES"]
 
 # Largest trellis the core accepts: M**(L-1) states. Above this, memory and
 # time per symbol explode and a user has almost surely mistyped L or M.
@@ -120,3 +123,37 @@ def as_taps(taps, name="taps", memory=None, batch_size=None):
         raise TypeError(f"`{name}` must be real or complex numbers, got "
                         f"{taps.dtype.name}.")
     return check_taps(taps, name=name, memory=memory, batch_size=batch_size)
+
+
+# -- scalar options ---------------------------------------------------------
+def check_int(value, name, minimum=1, allow_none=False):
+    """``value`` as an int >= ``minimum`` (or None if allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got "
+                         f"{value!r}.")
+    return int(value)
+
+
+def check_positive(value, name):
+    """``value`` as a finite float > 0."""
+    if isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a number, got {value!r}.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, got {value!r}.") \
+            from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}.")
+    return v
+
+
+def check_nonnegative(value, name):
+    """``value`` as a finite float >= 0."""
+    if not isinstance(value, bool) and isinstance(
+            value, (int, float, np.integer, np.floating)) and value == 0:
+        return 0.0
+    return check_positive(value, name)
