@@ -2,10 +2,12 @@
 
 ``det(y, no)`` with ``y`` ``[batch, T]`` and ``no`` scalar or ``[batch]``
 returns normalised symbol log-probabilities ``[batch, T, M]`` (or ``int32``
-indices ``[batch, T]`` with ``hard_out=True``). Subclasses implement
-``_symbol_logits`` (unnormalised log-probabilities) and may override
-``_hard_decisions`` when their hard output is not the symbol-wise argmax
-(Viterbi's ML sequence).
+indices ``[batch, T]`` with ``hard_out=True``). A subclass implements the
+public extension point :meth:`Detector.symbol_logits` (unnormalised
+log-probabilities) and may override ``_hard_decisions`` when its hard
+output is not the symbol-wise argmax (Viterbi's ML sequence). Trellis
+detectors implement :meth:`detectors.TrellisDetector.branch_metrics`
+instead.
 """
 
 import tensorflow as tf
@@ -13,7 +15,7 @@ from sionna.phy import Block
 from sionna.phy.mapping import SymbolLogits2LLRs
 
 from signals.checks import (as_taps, check_noise_variance, check_received,
-                     check_taps)
+                            check_taps)
 from signals.constellations import (constellation_points, is_real,
                                     make_constellation)
 
@@ -46,9 +48,21 @@ class Detector(Block):
         Normalised symbol log-probabilities ``log p(s_k = i | y)``, or
     : [batch, T], tf.int32
         Symbol indices if ``hard_out`` is True.
+
+    Example
+    -------
+    A detector that ignores ISI and the noise level (nearest BPSK point):
+
+    >>> import tensorflow as tf
+    >>> from detectors import Detector
+    >>> class Nearest(Detector):
+    ...     def symbol_logits(self, y, no):
+    ...         return -tf.abs(y[..., None] - self.points)
+    >>> Nearest(hard_out=True)(tf.constant([[0.9, -1.2, 0.3]]), 0.1).numpy()
+    array([[0, 1, 0]], dtype=int32)
     """
 
-    def __init__(self, constellation=None, hard_out=False, precision=None,
+    def __init__(self, *, constellation=None, hard_out=False, precision=None,
                  **kwargs):
         super().__init__(precision=precision, **kwargs)
         self._constellation = make_constellation(constellation,
@@ -63,6 +77,12 @@ class Detector(Block):
     def constellation(self):
         """sionna.phy.mapping.Constellation : the symbol alphabet."""
         return self._constellation
+
+    @property
+    def points(self):
+        """tf.Tensor [M] : the constellation points (real for real
+        constellations), index ``i`` <-> ``points[i]``."""
+        return self._points
 
     @property
     def num_points(self):
@@ -102,33 +122,41 @@ class Detector(Block):
         return y, no
 
     def call(self, y, no):
-        y, no = self._prepare(y, no)
+        return self._output(*self._prepare(y, no))
+
+    def _output(self, y, no, **inputs):
+        """Hard or soft output of validated ``(y, no)``; ``inputs`` are
+        what a subclass's call adds (the believed taps)."""
         if self._hard_out:
-            return self._hard_decisions(y, no)
-        return self._normalised(y, no)
+            return self._hard_decisions(y, no, **inputs)
+        return self._normalised(y, no, **inputs)
 
     def log_probs(self, y, no):
         """Normalised symbol log-probabilities ``[batch, T, M]``,
         whatever ``hard_out`` says."""
         return self._normalised(*self._prepare(y, no))
 
-    def _normalised(self, y, no):
-        logits = self._symbol_logits(y, no)
-        return logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
-
-    def bit_llrs(self, y, no):
+    def bit_llrs(self, y, no, **inputs):
         """Bit LLRs ``[batch, T * bits_per_symbol]`` in Sionna's convention
-        ``log p(b=1 | y) / p(b=0 | y)``, ready for Sionna's decoders."""
-        llr = self._logits2llrs(self.log_probs(y, no))
+        ``log p(b=1 | y) / p(b=0 | y)``, ready for Sionna's decoders
+        (``inputs``: as the call takes them, e.g. ``taps``)."""
+        llr = self._logits2llrs(self.log_probs(y, no, **inputs))
         return tf.reshape(llr, [tf.shape(llr)[0], -1])
 
-    def _hard_decisions(self, y, no):
-        return tf.argmax(self._symbol_logits(y, no), axis=-1,
+    def _normalised(self, y, no, **inputs):
+        logits = self.symbol_logits(y, no, **inputs)
+        return logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+
+    def _hard_decisions(self, y, no, **inputs):
+        return tf.argmax(self.symbol_logits(y, no, **inputs), axis=-1,
                          output_type=tf.int32)
 
-    def _symbol_logits(self, y, no):
-        """Unnormalised symbol log-probabilities ``[batch, T, M]``."""
-        raise NotImplementedError
+    def symbol_logits(self, y, no):
+        """Unnormalised symbol log-probabilities ``[batch, T, M]`` of
+        validated ``(y, no)``: the method a new detector implements (the
+        base class normalises, decides and converts to bit LLRs)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement symbol_logits(y, no).")
 
     @staticmethod
     def _noise_per_frame(no, y):
@@ -138,6 +166,11 @@ class Detector(Block):
 
 class TapsDetector(Detector):
     """A detector that is given the channel taps it believes.
+
+    The believed taps travel as an argument: the call resolves them (the
+    constructor's, or the call's ``taps``) and hands them to
+    ``symbol_logits(y, no, taps)``; nothing of the detector changes during
+    a call, so one detector may serve concurrent calls with different taps.
 
     Parameters
     ----------
@@ -152,13 +185,30 @@ class TapsDetector(Detector):
     y, no
         As in :class:`Detector`.
     taps : None or [L] or [batch, L]
-        Believed taps for this call only (per-frame imperfect CSI).
-        Subclasses must read taps through ``self._taps`` /
-        ``self._taps_per_frame`` at call time (not capture them when
-        compiling) so that this override reaches them.
+        Believed taps for this call only (per-frame imperfect CSI), with
+        the constructor's number of taps.
+
+    Output
+    ------
+    As in :class:`Detector`.
+
+    Example
+    -------
+    Matched filter on the first tap only; the call's taps win:
+
+    >>> import tensorflow as tf
+    >>> from detectors import TapsDetector
+    >>> class FirstTap(TapsDetector):
+    ...     def symbol_logits(self, y, no, taps):
+    ...         h0 = self.taps_per_frame(taps)[:, :1, None]    # [B|1, 1, 1]
+    ...         return -tf.square(y[..., None] - h0 * self.points) / no
+    >>> det = FirstTap([1.0, 0.5], hard_out=True)
+    >>> y = tf.constant([[0.8, -0.7]])
+    >>> det(y, 0.1).numpy(), det(y, 0.1, taps=[-1.0, 0.5]).numpy()
+    (array([[0, 1]], dtype=int32), array([[1, 0]], dtype=int32))
     """
 
-    def __init__(self, taps, constellation=None, hard_out=False,
+    def __init__(self, taps, *, constellation=None, hard_out=False,
                  precision=None, **kwargs):
         super().__init__(constellation=constellation, hard_out=hard_out,
                          precision=precision, **kwargs)
@@ -175,14 +225,27 @@ class TapsDetector(Detector):
         """``det(y, no)``; ``taps`` (``[L]`` or ``[batch, L]``) optionally
         replaces the believed taps for this call only, which is how
         per-frame imperfect CSI reaches a compiled link."""
+        y, no, taps = self._prepare_with_taps(y, no, taps)
+        return self._output(y, no, taps=taps)
+
+    def log_probs(self, y, no, taps=None):
+        """Normalised symbol log-probabilities ``[batch, T, M]``,
+        whatever ``hard_out`` says (``taps`` as in the call)."""
+        y, no, taps = self._prepare_with_taps(y, no, taps)
+        return self._normalised(y, no, taps=taps)
+
+    def believed_taps(self, taps=None):
+        """The taps a call with ``taps`` uses: the constructor's if
+        ``None``, else ``taps`` checked and cast (same number of taps)."""
         if taps is None:
-            return super().call(y, no)
-        kept = self._taps
-        self._taps = self._as_taps(taps, memory=self.memory)
-        try:
-            return super().call(y, no)
-        finally:
-            self._taps = kept
+            return self._taps
+        return self._as_taps(taps, memory=self.memory)
+
+    def _prepare_with_taps(self, y, no, taps):
+        taps = self.believed_taps(taps)
+        y, no = self._prepare(y, no)
+        check_taps(taps, batch_size=y.shape[0])
+        return y, no, taps
 
     @property
     def taps(self):
@@ -194,12 +257,15 @@ class TapsDetector(Detector):
         """int : L, the number of taps."""
         return int(self._taps.shape[-1])
 
-    def _prepare(self, y, no):
-        y, no = super()._prepare(y, no)
-        check_taps(self._taps, batch_size=y.shape[0])
-        return y, no
+    def symbol_logits(self, y, no, taps):
+        """Unnormalised symbol log-probabilities ``[batch, T, M]`` of
+        validated ``(y, no)`` under the believed ``taps`` (``[L]`` or
+        ``[batch, L]``, cast to the detector's dtype)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement "
+            "symbol_logits(y, no, taps).")
 
-    def _taps_per_frame(self, y):
+    @staticmethod
+    def taps_per_frame(taps):
         """Taps as ``[batch or 1, L]``."""
-        taps = self._taps
         return taps[None] if taps.shape.rank == 1 else taps

@@ -51,6 +51,8 @@ class BruteForceDetector(TapsDetector):
     -----
     y : [batch, T], tf.float or tf.complex
     no : scalar or [batch], tf.float
+    taps : None or [L] or [batch, L]
+        Believed taps for this call only (see :class:`TapsDetector`).
 
     Output
     ------
@@ -61,9 +63,16 @@ class BruteForceDetector(TapsDetector):
 
     Eager only (numpy inside); raises ``ValueError`` when ``M**T`` (times
     ``M**(L-1)`` initial states if unknown) exceeds ``MAX_HYPOTHESES``.
+
+    Example
+    -------
+    >>> from detectors import BruteForceDetector
+    >>> det = BruteForceDetector([1.0, 0.5], hard_out=True, criterion="ml")
+    >>> det([[1.4, 0.6, -0.4, -1.6]], 0.1).numpy()
+    array([[0, 0, 1, 1]], dtype=int32)
     """
 
-    def __init__(self, taps, constellation=None, hard_out=False,
+    def __init__(self, taps, *, constellation=None, hard_out=False,
                  criterion="map", initial_state="known", precision=None,
                  **kwargs):
         super().__init__(taps, constellation=constellation,
@@ -82,9 +91,16 @@ class BruteForceDetector(TapsDetector):
         self._points64 = np.asarray(constellation_points(
             self.constellation, tf.float64).numpy()).astype(cdt)
 
-    def _scores(self, y, no):
-        """Log-likelihood of every hypothesis: (scores [B, H], frame
-        symbols [H, T])."""
+    def _taps_float64(self, taps):
+        """The taps as float64 (complex128) ``[B|1, L]``; the constructor's
+        unrounded."""
+        if taps is self._taps:
+            return self._taps64
+        return np.atleast_2d(taps.numpy().astype(self._taps64.dtype))
+
+    def _scores(self, y, no, taps):
+        """Log-likelihood of every hypothesis under the believed ``taps``:
+        (scores [B, H], frame symbols [H, T])."""
         if not tf.executing_eagerly():
             raise RuntimeError("BruteForceDetector runs eagerly only.")
         y = y.numpy().astype(np.complex128 if self.is_complex
@@ -105,7 +121,7 @@ class BruteForceDetector(TapsDetector):
             seqs = np.concatenate(
                 [np.zeros((n_hyp, L - 1), np.int64), seqs], axis=1)
         x = self._points64[seqs]                            # [H, L-1+T]
-        taps = np.broadcast_to(self._taps64, (B, L))
+        taps = np.broadcast_to(self._taps_float64(taps), (B, L))
         no = np.broadcast_to(np.reshape(no.numpy().astype(np.float64), [-1]),
                              [B])
         no = np.maximum(no, 1e-300)
@@ -118,8 +134,8 @@ class BruteForceDetector(TapsDetector):
             scores[b] = -err.sum(-1) / (scale * no[b])
         return scores, seqs[:, L - 1:]
 
-    def _symbol_logits(self, y, no):
-        scores, seqs = self._scores(y, no)
+    def symbol_logits(self, y, no, taps):
+        scores, seqs = self._scores(y, no, taps)
         B, T = scores.shape[0], seqs.shape[1]
         M = self.num_points
         out = np.empty((B, T, M))
@@ -130,15 +146,17 @@ class BruteForceDetector(TapsDetector):
         out -= logsumexp(out, axis=-1, keepdims=True)
         return tf.constant(out, self.rdtype)
 
-    def ml_sequence(self, y, no):
+    def ml_sequence(self, y, no, taps=None):
         """The maximum-likelihood sequence ``[batch, T]`` int32 (jointly
         over the initial state if unknown)."""
-        y, no = self._prepare(y, no)
-        scores, seqs = self._scores(y, no)
+        y, no, taps = self._prepare_with_taps(y, no, taps)
+        return self._ml(y, no, taps)
+
+    def _ml(self, y, no, taps):
+        scores, seqs = self._scores(y, no, taps)
         return tf.constant(seqs[np.argmax(scores, axis=1)], tf.int32)
 
-    def _hard_decisions(self, y, no):
+    def _hard_decisions(self, y, no, taps):
         if self._criterion == "ml":
-            scores, seqs = self._scores(y, no)
-            return tf.constant(seqs[np.argmax(scores, axis=1)], tf.int32)
-        return super()._hard_decisions(y, no)
+            return self._ml(y, no, taps)
+        return super()._hard_decisions(y, no, taps=taps)

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from signals.checks import check_int
+
 from .base import TapsDetector
 from .gaussian import gaussian_loglik
 
@@ -13,20 +15,14 @@ def _window_and_delay(memory, window, delay):
     """Validated ``(window, delay)`` with the documented defaults."""
     if window is None:
         window = 4 * memory - 3
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) \
-            or window < 1:
-        raise ValueError(f"`window` (number of received samples per "
-                         f"estimate) must be an integer >= 1, got {window!r}.")
-    window = int(window)
+    window = check_int(window, "window",
+                       what="number of received samples per estimate")
     if delay is None:
         # Centre the window on the L samples that carry x[k], y[k..k+L-1].
         delay = min(window - 1, (window + memory - 2) // 2)
-    if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) \
-            or not 0 <= delay < window:
-        raise ValueError(f"`delay` (samples after y[k] in the window) must be "
-                         f"an integer in [0, window - 1] = [0, {window - 1}], "
-                         f"got {delay!r}.")
-    return window, int(delay)
+    delay = check_int(delay, "delay", 0, maximum=window - 1,
+                      what="samples after y[k] in the window")
+    return window, delay
 
 
 class LMMSEDetector(TapsDetector):
@@ -97,10 +93,17 @@ class LMMSEDetector(TapsDetector):
     ------
     : [batch, T, M], tf.float (normalised log-probabilities) or
       [batch, T], tf.int32 if ``hard_out``
+
+    Example
+    -------
+    >>> from detectors import LMMSEDetector
+    >>> det = LMMSEDetector([1.0, 0.5], hard_out=True)
+    >>> det([[1.4, 0.6, -0.4, -1.6]], 0.1).numpy()
+    array([[0, 0, 1, 1]], dtype=int32)
     """
 
-    def __init__(self, taps, constellation=None, hard_out=False, window=None,
-                 delay=None, precision=None, **kwargs):
+    def __init__(self, taps, *, constellation=None, hard_out=False,
+                 window=None, delay=None, precision=None, **kwargs):
         super().__init__(taps, constellation=constellation, hard_out=hard_out,
                          precision=precision, **kwargs)
         L = self.memory
@@ -164,16 +167,9 @@ class LMMSEDetector(TapsDetector):
             ``mu (1 - mu) E_s``, the variance of ``x_hat - m - mu (x - m)``.
             The MSE of ``x_hat`` is ``E_s (1 - mu)``.
         """
-        if taps is None:
-            return self._equalize(*self._prepare(y, no))
-        kept = self._taps
-        self._taps = self._as_taps(taps, memory=self.memory)
-        try:
-            return self._equalize(*self._prepare(y, no))
-        finally:
-            self._taps = kept
+        return self._equalize(*self._prepare_with_taps(y, no, taps))
 
-    def _equalize(self, y, no):
+    def _equalize(self, y, no, taps):
         rdtype = self.rdtype
         dtype = y.dtype
         L = self.memory
@@ -181,7 +177,7 @@ class LMMSEDetector(TapsDetector):
         d1, d2 = self._d1, self._delay
         es = tf.cast(self._sym_var, rdtype)
         m = tf.cast(self._sym_mean, dtype)
-        taps = self._taps_per_frame(y)                          # [Bt, L]
+        taps = self.taps_per_frame(taps)                        # [Bt, L]
 
         row_mask, col_mask, cls = self._classes(y.shape[1], tf.shape(y)[1])
 
@@ -250,8 +246,8 @@ class LMMSEDetector(TapsDetector):
                                             cls.astype(np.int32))
         return self._class_tables[static_t]
 
-    def _symbol_logits(self, y, no):
-        x_hat, mu, var = self._equalize(y, no)
+    def symbol_logits(self, y, no, taps):
+        x_hat, mu, var = self._equalize(y, no, taps)
         m = tf.cast(self._sym_mean, x_hat.dtype)
         mean = m + tf.cast(mu, x_hat.dtype)[..., None] * (self._points - m)
         return gaussian_loglik(x_hat[..., None], mean, var[..., None])

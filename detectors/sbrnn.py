@@ -30,16 +30,112 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from signals.checks import check_int, check_positive
+from signals.checks import check_int, check_nonnegative
+from signals.seeds import hash_seed
 
-from .learned import (LearnedDetector, check_pilots, check_validation,
-                      features, split_seed, train_loop,
-                      MIN_SAMPLES_PER_CLASS)
+from .compiled import compiled
+from .learned import LearnedDetector
+from .pilots import (MIN_SAMPLES_PER_CLASS, check_pilots, check_validation,
+                     features)
+from .training import train_loop
 
 __all__ = ["SBRNN"]
 
-# Compiled inference per architecture (see SBRNN._soft_fn).
-_INFERENCE = {}
+
+# --------------------------------------------------------------------------
+# The network as pure functions of its weights. Compiled functions are
+# cached per architecture (``arch``, see SBRNN._arch) in detectors.compiled
+# and run a template network of their own with the weights passed in
+# (Keras ``stateless_call``), so that no cache entry holds a detector.
+# --------------------------------------------------------------------------
+def _build_layers(arch, init):
+    """Fresh layers of architecture ``arch``; ``init(kind, i)`` gives the
+    initialiser of weight ``i`` of ``kind`` ("glorot_uniform" or
+    "orthogonal")."""
+    window, layers, units, _, num_features, num_points, dtype = arch
+    rnns = []
+    for i in range(layers):
+        def lstm(j, backwards):
+            return keras.layers.LSTM(
+                units, return_sequences=True, go_backwards=backwards,
+                dtype=dtype,
+                kernel_initializer=init("glorot_uniform", 4 * i + j),
+                recurrent_initializer=init("orthogonal", 4 * i + j + 2))
+        layer = keras.layers.Bidirectional(
+            lstm(0, False), backward_layer=lstm(1, True), dtype=dtype)
+        width = num_features if i == 0 else 2 * units
+        layer.build((None, window, width))
+        rnns.append(layer)
+    head = keras.layers.Dense(num_points, dtype=dtype,
+                              kernel_initializer=init("glorot_uniform",
+                                                      4 * layers))
+    head.build((None, window, 2 * units))
+    return rnns, head
+
+
+def _template(arch):
+    """Layers whose weights are never used (zeros: no random draws), only
+    their structure, by :func:`_forward`."""
+    return _build_layers(arch, lambda kind, i: "zeros")
+
+
+def _forward(arch, network, params, x, training, seed):
+    """Logits ``[N, W, M]`` of windows ``x`` ``[N, W, d]`` with the
+    trainable weights ``params`` (flat list) run through ``network``."""
+    rnns, head = network
+    dropout = arch[3]
+    h, pos = x, 0
+    for i, layer in enumerate(rnns + [head]):
+        n = len(layer.trainable_variables)
+        h, _ = layer.stateless_call(
+            params[pos:pos + n],
+            [v.value for v in layer.non_trainable_variables], h)
+        pos += n
+        if training and dropout > 0 and i < len(rnns):
+            keep = tf.random.stateless_uniform(
+                tf.shape(h), tf.random.experimental.stateless_fold_in(
+                    seed, i), dtype=h.dtype) >= dropout
+            h = tf.where(keep, h / (1.0 - dropout), tf.zeros_like(h))
+    return h
+
+
+def _make_loss(arch):
+    network = _template(arch)
+
+    def loss(params, x, labels, training, seed):
+        logits = _forward(arch, network, params, x, training, seed)
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        return tf.reshape(tf.reduce_mean(ce), [1])
+    return loss
+
+
+def _make_soft(arch):
+    """Compiled window-averaged log-posteriors ``[B, T, M]`` of ``y``
+    ``[B, T]`` for weights ``params``."""
+    network = _template(arch)
+    window, num_points, dtype = arch[0], arch[5], tf.as_dtype(arch[6])
+
+    def soft(params, y):
+        f = features(y, dtype)                                # [B, T, d]
+        T = f.shape[1]
+        W = window if T is None else min(window, T)
+        frames = tf.signal.frame(f, W, 1, axis=1)             # [B, n, W, d]
+        B, n = tf.shape(frames)[0], tf.shape(frames)[1]
+        logits = _forward(arch, network, params,
+                          tf.reshape(frames, [-1, W, f.shape[-1]]), False,
+                          None)
+        probs = tf.reshape(tf.nn.softmax(logits, axis=-1),
+                           [B, n, W, num_points])
+        # Symbol j + i of the frame is position i of window j: sum the W
+        # shifted copies, then divide by how many windows cover each symbol.
+        total = tf.add_n([tf.pad(probs[:, :, i], [[0, 0], [i, W - 1 - i],
+                                                  [0, 0]])
+                          for i in range(W)])
+        ones = tf.ones([1, n, 1], probs.dtype)
+        count = tf.add_n([tf.pad(ones, [[0, 0], [i, W - 1 - i], [0, 0]])
+                          for i in range(W)])
+        return tf.math.log(total / count)
+    return tf.function(soft)
 
 
 def _windows(x, s, window):
@@ -96,29 +192,42 @@ class SBRNN(LearnedDetector):
         Log of the window-averaged symbol posteriors (normalised), or
     : [batch, T], tf.int32
         Their argmax if ``hard_out``.
+
+    Example
+    -------
+    A tiny net (window 4, 4 units) trained for two epochs on 400 pilots
+    of a 2-tap channel; options after ``window`` are keyword-only:
+
+    >>> import numpy as np
+    >>> from detectors import SBRNN
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.integers(0, 2, (2, 200)).astype(np.int32)
+    >>> x = np.concatenate([np.ones((2, 1)), 1.0 - 2.0 * s], axis=1)
+    >>> y = x[:, 1:] + 0.5 * x[:, :-1] + 0.3 * rng.normal(size=(2, 200))
+    >>> det = SBRNN(4, layers=1, units=4, batch_size=None, epochs=2)
+    >>> hist = det.fit(y, s, seed=0, verbose=False)
+    >>> hist["epochs"]
+    2
+    >>> det(y, 0.09).shape
+    TensorShape([2, 200, 2])
     """
 
-    def __init__(self, window, constellation=None, hard_out=False, layers=3,
-                 units=80, dropout=0.2, learning_rate=0.001, epochs=100,
-                 patience=10, batch_size=128, clipnorm=1.0, precision=None,
-                 **kwargs):
+    def __init__(self, window, *, constellation=None, hard_out=False,
+                 layers=3, units=80, dropout=0.2, learning_rate=0.001,
+                 epochs=100, patience=10, batch_size=128, clipnorm=1.0,
+                 precision=None, **kwargs):
         super().__init__(constellation=constellation, hard_out=hard_out,
                          precision=precision, **kwargs)
         self._window = check_int(window, "window")
         self._layers = check_int(layers, "layers")
         self._units = check_int(units, "units")
-        if isinstance(dropout, bool) or not isinstance(
-                dropout, (int, float, np.floating)) or \
-                not 0.0 <= float(dropout) < 1.0:
+        if check_nonnegative(dropout, "dropout") >= 1.0:
             raise ValueError(f"`dropout` must be a rate in [0, 1), got "
                              f"{dropout!r}.")
         self._dropout = float(dropout)
-        self._learning_rate = check_positive(learning_rate, "learning_rate")
-        self._epochs = check_int(epochs, "epochs")
-        self._patience = check_int(patience, "patience")
-        self._batch_size = check_int(batch_size, "batch_size",
-                                     allow_none=True)
-        self._clipnorm = check_positive(clipnorm, "clipnorm")
+        self._set_training_options(
+            learning_rate=learning_rate, epochs=epochs, patience=patience,
+            batch_size=batch_size, clipnorm=clipnorm)
         self._num_features = 2 if self.is_complex else 1
         self._rnns, self._head = self._build_layers(seed=None)
 
@@ -132,26 +241,7 @@ class SBRNN(LearnedDetector):
             cls = {"glorot_uniform": keras.initializers.GlorotUniform,
                    "orthogonal": keras.initializers.Orthogonal}[kind]
             return cls(seed=(seed + 7919 * i) % (2 ** 31))
-
-        dtype = self.rdtype.name
-        rnns = []
-        for i in range(self._layers):
-            def lstm(j, backwards):
-                return keras.layers.LSTM(
-                    self._units, return_sequences=True,
-                    go_backwards=backwards, dtype=dtype,
-                    kernel_initializer=init("glorot_uniform", 4 * i + j),
-                    recurrent_initializer=init("orthogonal", 4 * i + j + 2))
-            layer = keras.layers.Bidirectional(
-                lstm(0, False), backward_layer=lstm(1, True), dtype=dtype)
-            width = self._num_features if i == 0 else 2 * self._units
-            layer.build((None, self._window, width))
-            rnns.append(layer)
-        head = keras.layers.Dense(self.num_points, dtype=dtype,
-                                  kernel_initializer=init("glorot_uniform",
-                                                          4 * self._layers))
-        head.build((None, self._window, 2 * self._units))
-        return rnns, head
+        return _build_layers(self._arch(), init)
 
     def _trainable_layers(self, rnns=None, head=None):
         return (rnns or self._rnns) + [head or self._head]
@@ -172,71 +262,22 @@ class SBRNN(LearnedDetector):
         """int : W, symbols per window."""
         return self._window
 
-    def _forward(self, params, x, training, seed):
-        """Logits ``[N, W, M]`` of windows ``x`` ``[N, W, d]`` with the
-        trainable weights ``params`` (flat list, pure function)."""
-        h, pos = x, 0
-        for i, layer in enumerate(self._trainable_layers()):
-            n = len(layer.trainable_variables)
-            h, _ = layer.stateless_call(
-                params[pos:pos + n],
-                [v.value for v in layer.non_trainable_variables], h)
-            pos += n
-            if training and self._dropout > 0 and i < self._layers:
-                keep = tf.random.stateless_uniform(
-                    tf.shape(h), tf.random.experimental.stateless_fold_in(
-                        seed, i), dtype=h.dtype) >= self._dropout
-                h = tf.where(keep, h / (1.0 - self._dropout),
-                             tf.zeros_like(h))
-        return h
-
-    def _loss(self, params, x, labels, training, seed):
-        logits = self._forward(params, x, training, seed)
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-        return tf.reshape(tf.reduce_mean(ce), [1])
-
     # -- inference --------------------------------------------------------
     def _arch(self):
         """Everything the computation graph depends on."""
         return (self._window, self._layers, self._units, self._dropout,
                 self._num_features, self.num_points, self.rdtype.name)
 
-    def _soft_with(self, params, y):
-        """Window-averaged log-posteriors ``[B, T, M]`` for weights
-        ``params`` (pure function of its inputs)."""
-        f = features(y, self.rdtype)                          # [B, T, d]
-        T = f.shape[1]
-        W = self._window if T is None else min(self._window, T)
-        frames = tf.signal.frame(f, W, 1, axis=1)             # [B, n, W, d]
-        B, n = tf.shape(frames)[0], tf.shape(frames)[1]
-        logits = self._forward(params, tf.reshape(frames, [-1, W,
-                                                           f.shape[-1]]),
-                               False, None)
-        probs = tf.reshape(tf.nn.softmax(logits, axis=-1),
-                           [B, n, W, self.num_points])
-        # Symbol j + i of the frame is position i of window j: sum the W
-        # shifted copies, then divide by how many windows cover each symbol.
-        total = tf.add_n([tf.pad(probs[:, :, i], [[0, 0], [i, W - 1 - i],
-                                                  [0, 0]])
-                          for i in range(W)])
-        ones = tf.ones([1, n, 1], probs.dtype)
-        count = tf.add_n([tf.pad(ones, [[0, 0], [i, W - 1 - i], [0, 0]])
-                          for i in range(W)])
-        return tf.math.log(total / count)
-
     def _soft_fn(self, y):
-        # One compiled graph per architecture, shared by all instances (the
-        # weights are arguments); the first instance serves as template.
-        fn = _INFERENCE.get(self._arch())
-        if fn is None:
-            fn = _INFERENCE[self._arch()] = tf.function(self._soft_with)
+        arch = self._arch()
+        fn = compiled(("sbrnn", "soft") + arch, lambda: _make_soft(arch))
         return fn([tf.convert_to_tensor(v) for v in self._variables()], y)
 
     def _normalised(self, y, no):
         lp = self._soft_fn(y)
         return lp - tf.reduce_logsumexp(lp, axis=-1, keepdims=True)
 
-    def _symbol_logits(self, y, no):
+    def symbol_logits(self, y, no):
         return self._soft_fn(y)
 
     # -- training ---------------------------------------------------------
@@ -259,7 +300,7 @@ class SBRNN(LearnedDetector):
             validation set); or explicit validation pilots; or None / 0.
         callbacks : None | list of callables
             ``cb(epoch, logs) -> bool``, see
-            :func:`detectors.learned.train_loop`.
+            :func:`detectors.training.train_loop`.
         seed : None | int
             Fixes initial weights, shuffling and dropout: the same seed and
             data give identical weights.
@@ -285,15 +326,10 @@ class SBRNN(LearnedDetector):
         if yc.shape[1] < W:
             raise ValueError(f"pilot frames of {yc.shape[1]} samples are "
                              f"shorter than the window W = {W}.")
-        epochs = self._epochs if epochs is None else check_int(epochs,
-                                                               "epochs")
-        patience = self._patience if patience is None else \
-            check_int(patience, "patience")
-        batch_size = self._batch_size if batch_size is None else \
-            check_int(batch_size, "batch_size")
-        lr = self._learning_rate if learning_rate is None else \
-            check_positive(learning_rate, "learning_rate")
-        seed = split_seed(seed)
+        epochs, patience, batch_size, lr = self._training_options(
+            epochs=epochs, patience=patience, batch_size=batch_size,
+            learning_rate=learning_rate)
+        seed = hash_seed(seed)
         f = features(tf.constant(yc), self.rdtype).numpy()
         mode, val = check_validation(validation)
         if mode == "fraction":
@@ -320,16 +356,18 @@ class SBRNN(LearnedDetector):
         valdata = None if mode == "none" else (tf.constant(xv),
                                                tf.constant(sv))
         rnns, head = self._build_layers(seed)
+        arch = self._arch()
         params = [v.value for layer in self._trainable_layers(rnns, head)
                   for v in layer.trainable_variables]
         t0 = time.perf_counter()
         params, hist = train_loop(
-            self._loss, params, (tf.constant(xw), tf.constant(sw)), valdata,
+            compiled(("sbrnn", "loss") + arch, lambda: _make_loss(arch)),
+            params, (tf.constant(xw), tf.constant(sw)), valdata,
             stacked=False, epochs=epochs, patience=patience,
             learning_rate=lr, clipnorm=self._clipnorm,
             batch_size=batch_size, seed=seed, jit=False, epochs_per_call=1,
             callbacks=callbacks, verbose=verbose, desc="SBRNN",
-            cache_key=("sbrnn",) + self._arch())
+            cache_key=("sbrnn",) + arch)
         for var, val_ in zip(self._variables(), params):
             var.assign(val_)
         self._trained = True

@@ -33,14 +33,24 @@ class SymbolwiseDetector(TapsDetector):
     y : [batch, T], tf.float or tf.complex
     no : scalar or [batch], tf.float
 
+    taps : None or [L] or [batch, L]
+        Believed taps for this call only (see :class:`TapsDetector`).
+
     Output
     ------
     : [batch, T, M], tf.float (normalised log-probabilities) or
       [batch, T], tf.int32 if ``hard_out``
+
+    Example
+    -------
+    >>> from detectors import SymbolwiseDetector
+    >>> det = SymbolwiseDetector([1.0, 0.5], hard_out=True)
+    >>> det([[1.4, 0.6, -0.4, -1.6]], 0.1).numpy()
+    array([[0, 0, 1, 1]], dtype=int32)
     """
 
-    def _symbol_logits(self, y, no):
-        taps = self._taps_per_frame(y)                       # [B|1, L]
+    def symbol_logits(self, y, no, taps):
+        taps = self.taps_per_frame(taps)                     # [B|1, L]
         energy = tf.reduce_mean(tf.abs(self._points) ** 2)
         isi = tf.reduce_sum(tf.abs(taps[:, 1:]) ** 2, axis=-1) * energy
         var = self._noise_per_frame(no, y) + isi[:, None]    # [B, 1]

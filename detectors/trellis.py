@@ -8,10 +8,11 @@ states, ``M`` branches leaving each) and, once, in the log domain,
   max-log forward-backward (soft symbol metrics);
 * sum-product: BCJR forward-backward (exact symbol posteriors).
 
-Branch-metric providers (Gaussian from taps in :mod:`detectors.model_based`,
-learned classifiers later) only produce ``log p(y[k] | s, m)`` for every
-state ``s`` at time ``k`` and input symbol ``m = x[k]``; they know nothing
-about recursions.
+Branch-metric providers (:mod:`detectors.metrics`: Gaussian or Poisson
+from the believed taps, a learned classifier) only produce ``log p(y[k] |
+s, m)`` for every state ``s`` at time ``k`` and input symbol ``m = x[k]``;
+they know nothing about recursions, and this module knows no channel
+model. :class:`detectors.TrellisDetector` joins the two.
 
 Numbering (the public contract)
 -------------------------------
@@ -76,14 +77,18 @@ the recursion inside the caller's XLA-compiled function (how the detectors
 use it, computing metrics step by step).
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
-from signals.checks import MAX_STATES
+from signals.checks import MAX_STATES, check_int
+
+from .compiled import compiled
 
 __all__ = ["Trellis", "BranchMetrics", "check_trellis_size",
            "check_chunking", "tuple_to_branch_metrics",
-           "branch_to_tuple_metrics", "tuple_labels", "branch_means",
+           "branch_to_tuple_metrics", "tuple_labels",
            "viterbi_decode", "forward_backward", "viterbi_time_major",
            "forward_backward_time_major", "compiled_with_gradient",
            "INITIAL_STATES"]
@@ -118,11 +123,8 @@ def check_trellis_size(num_points, memory):
     : int
         The number of states ``S = M**(L-1)``.
     """
-    for name, v, lo in (("num_points", num_points, 2), ("memory", memory, 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) \
-                or v < lo:
-            raise ValueError(f"`{name}` must be an integer >= {lo}, "
-                             f"got {v!r}.")
+    check_int(num_points, "num_points", 2)
+    check_int(memory, "memory", 1)
     num_states = int(num_points) ** (int(memory) - 1)
     if num_states > MAX_STATES:
         raise ValueError(
@@ -143,6 +145,15 @@ class Trellis:
     memory : int
         L, the number of channel taps; ``L = 1`` is a memoryless channel
         (one state).
+
+    Example
+    -------
+    >>> from detectors import Trellis
+    >>> t = Trellis(2, 3)                  # BPSK, 3 taps
+    >>> t.num_states, t.num_tuples, int(t.next_state(1, 1))
+    (4, 8, 3)
+    >>> t.state_symbols[1]                 # (x[k-1], x[k-2]) of state 1
+    array([1, 0], dtype=int32)
     """
 
     def __init__(self, num_points, memory):
@@ -221,6 +232,21 @@ class BranchMetrics:
         ``fn(inputs[k]) -> [S, M, batch]`` branch log-likelihoods of step k.
     num_states, num_points : int
         S and M of the trellis.
+
+    Example
+    -------
+    Metrics of a memoryless BPSK channel, ``-(y - p)**2 / 2``, computed
+    per step from the samples ``[T, batch]``:
+
+    >>> import tensorflow as tf
+    >>> from detectors import BranchMetrics
+    >>> y = tf.constant([[1.0, -1.5]])                  # [batch, T]
+    >>> p = tf.constant([1.0, -1.0])
+    >>> m = BranchMetrics(tf.transpose(y),
+    ...                   lambda y_k: -0.5 * (y_k - p[None, :, None]) ** 2,
+    ...                   num_states=1, num_points=2)
+    >>> m.memory, m.at(1).numpy()[..., 0]               # [S, M] at k = 1
+    (1, array([[-3.125, -0.125]], dtype=float32))
     """
 
     def __init__(self, inputs, fn, num_states, num_points):
@@ -322,34 +348,6 @@ def tuple_labels(symbols, num_points, memory):
     for j in range(memory - 1, -1, -1):          # oldest digit first
         c = c * num_points + sp[:, memory - 1 - j:memory - 1 - j + T]
     return c
-
-
-def branch_means(taps, points):
-    r"""Noiseless channel output of every branch.
-
-    Parameters
-    ----------
-    taps : [..., L], tf.float or tf.complex
-        Channel taps (fixed ``[L]`` or per frame ``[batch, L]``).
-    points : [M], tf.float or tf.complex
-        Constellation points; index ``i`` <-> ``points[i]``.
-
-    Output
-    ------
-    : [..., S, M], dtype of ``taps``
-        ``mu[s, m] = h[0] p[m] + sum_{j>=1} h[j] p[x[k-j](s)]``.
-    """
-    taps = tf.convert_to_tensor(taps)
-    L = taps.shape[-1]
-    points = tf.cast(points, taps.dtype)
-    M = points.shape[0]
-    trellis = Trellis(M, L)
-    head = taps[..., :1, None] * points                # [..., 1, M]
-    if L == 1:
-        return head
-    past = tf.gather(points, trellis.state_symbols)    # [S, L-1]
-    isi = tf.einsum("...j,sj->...s", taps[..., 1:], past)
-    return isi[..., :, None] + head                    # [..., S, M]
 
 
 # --------------------------------------------------------------------------
@@ -784,18 +782,12 @@ def check_chunking(chunk_size, overlap, memory):
         if overlap is not None:
             raise ValueError("`overlap` needs `chunk_size`.")
         return None, None
-    if isinstance(chunk_size, bool) or not isinstance(
-            chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be an integer >= 1, got "
-                         f"{chunk_size!r}.")
+    chunk_size = check_int(chunk_size, "chunk_size")
     if overlap is None:
         overlap = 10 * memory
-    if isinstance(overlap, bool) or not isinstance(
-            overlap, (int, np.integer)) or overlap < 5 * memory:
-        raise ValueError(
-            f"`overlap` (traceback depth beyond a chunk) must be an integer "
-            f">= 5 L = {5 * memory}, got {overlap!r}.")
-    return int(chunk_size), int(overlap)
+    overlap = check_int(overlap, "overlap", 5 * memory,
+                        what="traceback depth beyond a chunk, >= 5 L")
+    return chunk_size, overlap
 
 
 def _check_options(initial_state, chunk_size, overlap, memory):
@@ -840,14 +832,19 @@ def forward_backward_time_major(metrics, max_log=False, initial_state="known",
 
 
 def compiled_with_gradient(fn):
-    """Wraps ``fn(*tensors) -> tensor`` as a cached XLA-compiled function
-    that is also differentiable from an eager ``GradientTape`` or a graph.
+    """Wraps ``fn(*tensors) -> tensor`` as an XLA-compiled function that is
+    also differentiable from an eager ``GradientTape`` or a graph.
 
     A tape around an XLA function with loops would have to export the
     loops' intermediate TensorLists, which XLA cannot; instead the forward
     call runs unrecorded and the gradient recomputes ``fn`` under a tape
     inside a second XLA function (one extra forward pass, memory of one).
     Inside a user's XLA-compiled function both are inlined.
+
+    The returned ``call(*tensors, context=None)`` enters ``context()`` (a
+    context-manager factory) around both compiled calls: whatever ``fn``
+    reads while it is traced (see :class:`detectors.TrellisDetector`) is
+    then in place for the gradient's trace too, which happens later.
     """
     forward = tf.function(fn, jit_compile=True, autograph=False)
 
@@ -859,42 +856,44 @@ def compiled_with_gradient(fn):
         return tape.gradient(out, args, output_gradients=dy,
                              unconnected_gradients="zero")
 
-    def call(*args):
+    def call(*args, context=None):
+        context = context or contextlib.nullcontext
         args = [tf.convert_to_tensor(a) for a in args]
 
         @tf.custom_gradient
         def inner(*args):
             def grad(dy):
+                with context():
+                    grads = vjp(args, dy)
                 return [None if not a.dtype.is_floating and
                         not a.dtype.is_complex else g
-                        for a, g in zip(args, vjp(args, dy))]
+                        for a, g in zip(args, grads)]
             # Unwatched inputs: the tape does not split the XLA call.
-            return forward(*[tf.stop_gradient(a) for a in args]), grad
+            with context():
+                return forward(*[tf.stop_gradient(a) for a in args]), grad
 
         return inner(*args)
 
     return call
 
 
-_COMPILED = {}
+def _build(kind, options):
+    if kind == "viterbi":
+        def fn(metrics):
+            return tf.transpose(viterbi_time_major(
+                BranchMetrics.from_tensor(metrics), *options))
+        return tf.function(fn, jit_compile=True, autograph=False)
+
+    def fn(metrics):
+        return tf.transpose(forward_backward_time_major(
+            BranchMetrics.from_tensor(metrics), *options), [1, 0, 2])
+    return compiled_with_gradient(fn)
 
 
 def _compiled(kind, *options):
     """One compiled recursion per (kind, options), created on first use."""
-    key = (kind,) + options
-    if key not in _COMPILED:
-        if kind == "viterbi":
-            def fn(metrics):
-                return tf.transpose(viterbi_time_major(
-                    BranchMetrics.from_tensor(metrics), *options))
-            _COMPILED[key] = tf.function(fn, jit_compile=True,
-                                         autograph=False)
-        else:
-            def fn(metrics):
-                return tf.transpose(forward_backward_time_major(
-                    BranchMetrics.from_tensor(metrics), *options), [1, 0, 2])
-            _COMPILED[key] = compiled_with_gradient(fn)
-    return _COMPILED[key]
+    return compiled(("trellis", kind) + options,
+                    lambda: _build(kind, options))
 
 
 def viterbi_decode(metrics, initial_state="known", chunk_size=None,
@@ -925,6 +924,17 @@ def viterbi_decode(metrics, initial_state="known", chunk_size=None,
 
     Runs as a cached XLA-compiled function (inlined when called inside
     another XLA-compiled function).
+
+    Example
+    -------
+    Two states (BPSK, L = 2); the metrics favour ``0, 1, 1``:
+
+    >>> import numpy as np
+    >>> from detectors import viterbi_decode
+    >>> m = np.zeros([1, 3, 2, 2], np.float32)
+    >>> m[0, 0, :, 0] = m[0, 1, :, 1] = m[0, 2, :, 1] = 1.0
+    >>> viterbi_decode(m).numpy()
+    array([[0, 1, 1]], dtype=int32)
     """
     metrics = _check_metrics(metrics)
     _check_options(initial_state, chunk_size, overlap,
@@ -958,6 +968,18 @@ def forward_backward(metrics, max_log=False, initial_state="known",
 
     Differentiable with respect to ``metrics``; gradients stay finite (no
     ``-inf`` anywhere). Runs as a cached XLA-compiled function.
+
+    Example
+    -------
+    Without information in the metrics, every symbol is equally likely:
+
+    >>> import numpy as np
+    >>> from detectors import forward_backward
+    >>> lp = forward_backward(np.zeros([1, 3, 2, 2], np.float32))
+    >>> np.exp(lp.numpy()).round(3)
+    array([[[0.5, 0.5],
+            [0.5, 0.5],
+            [0.5, 0.5]]], dtype=float32)
     """
     metrics = _check_metrics(metrics)
     _check_options(initial_state, chunk_size, overlap,

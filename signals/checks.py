@@ -26,7 +26,17 @@ MAX_STATES = 4096
 
 
 def is_eager(*tensors):
-    """True when values can be inspected (not inside a graph trace)."""
+    """True when values can be inspected (not inside a graph trace).
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> from signals.checks import is_eager
+    >>> is_eager(tf.constant(1.0))
+    True
+    >>> tf.function(lambda x: tf.constant(is_eager(x)))(tf.constant(1.0))
+    <tf.Tensor: shape=(), dtype=bool, numpy=False>
+    """
     return tf.executing_eagerly() and not any(
         isinstance(t, tf.Tensor) and not hasattr(t, "numpy") for t in tensors)
 
@@ -40,6 +50,17 @@ def check_received(y, name="y"):
 
     Raises ``ValueError`` naming ``name`` for a wrong rank, an empty block
     or (eagerly) NaN/Inf samples.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> from signals.checks import check_received
+    >>> check_received(tf.zeros([2, 5])).shape
+    TensorShape([2, 5])
+    >>> check_received(tf.zeros([5]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `y` must have shape [batch, T] (rank 2), got shape [5]; ...
     """
     rank = y.shape.rank
     if rank != 2:
@@ -55,7 +76,19 @@ def check_received(y, name="y"):
 
 
 def check_noise_variance(no, batch_size=None, name="no"):
-    """Check a noise variance: scalar or ``[batch]``, finite, >= 0."""
+    """Check a noise variance: scalar or ``[batch]``, finite, >= 0.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> from signals.checks import check_noise_variance
+    >>> check_noise_variance(tf.constant([0.1, 0.2]), batch_size=2).shape
+    TensorShape([2])
+    >>> check_noise_variance(tf.constant(-1.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: `no` (noise variance) must be >= 0, got -1.0.
+    """
     rank = no.shape.rank
     if rank not in (0, 1):
         raise ValueError(
@@ -83,6 +116,17 @@ def check_taps(taps, name="taps", memory=None, batch_size=None):
     """Check channel taps: ``[L]`` fixed or ``[batch, L]`` per frame.
 
     ``memory`` (if given) is the L the caller expects.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> from signals.checks import check_taps
+    >>> check_taps(tf.constant([[1.0, 0.5]] * 3), batch_size=3).shape
+    TensorShape([3, 2])
+    >>> check_taps(tf.constant([1.0, 0.5]), memory=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: `taps` has 2 taps but this block was built for memory L = 3.
     """
     rank = taps.shape.rank
     if rank not in (1, 2):
@@ -113,6 +157,12 @@ def as_taps(taps, name="taps", memory=None, batch_size=None):
     (``tf.convert_to_tensor`` of a list would round them to float32);
     integers become float64. Casting to a block's precision is the
     caller's business.
+
+    Example
+    -------
+    >>> from signals.checks import as_taps
+    >>> as_taps([1, 2]).dtype.name, as_taps([1.0, 0.5j]).dtype.name
+    ('float64', 'complex128')
     """
     if not tf.is_tensor(taps):
         taps = np.asarray(taps)
@@ -126,19 +176,54 @@ def as_taps(taps, name="taps", memory=None, batch_size=None):
 
 
 # -- scalar options ---------------------------------------------------------
-def check_int(value, name, minimum=1, allow_none=False):
-    """``value`` as an int >= ``minimum`` (or None if allowed)."""
+def check_int(value, name, minimum=1, allow_none=False, *, maximum=None,
+              what=None):
+    """``value`` as an int in ``[minimum, maximum]`` (or None if allowed).
+
+    ``what`` says what the number means, for the error message.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from signals.checks import check_int
+    >>> check_int(np.int64(3), "L")
+    3
+    >>> check_int(None, "chunk_size", allow_none=True) is None
+    True
+    >>> check_int(2.0, "L")
+    Traceback (most recent call last):
+    ...
+    ValueError: `L` must be an integer >= 1, got 2.0.
+    >>> check_int(9, "delay", 0, maximum=8, what="samples after y[k]")
+    Traceback (most recent call last):
+    ...
+    ValueError: `delay` (samples after y[k]) must be an integer in [0, 8], got 9.
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got "
+            or value < minimum or (maximum is not None and value > maximum):
+        label = f"`{name}`" + (f" ({what})" if what else "")
+        bound = f">= {minimum}" if maximum is None else \
+            f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{label} must be an integer {bound}, got "
                          f"{value!r}.")
     return int(value)
 
 
 def check_positive(value, name):
-    """``value`` as a finite float > 0."""
+    """``value`` as a finite float > 0.
+
+    Example
+    -------
+    >>> from signals.checks import check_positive
+    >>> check_positive(1, "var")
+    1.0
+    >>> check_positive(0, "var")
+    Traceback (most recent call last):
+    ...
+    ValueError: `var` must be finite and > 0, got 0.
+    """
     if isinstance(value, bool):
         raise TypeError(f"`{name}` must be a number, got {value!r}.")
     try:
@@ -152,7 +237,14 @@ def check_positive(value, name):
 
 
 def check_nonnegative(value, name):
-    """``value`` as a finite float >= 0."""
+    """``value`` as a finite float >= 0.
+
+    Example
+    -------
+    >>> from signals.checks import check_nonnegative
+    >>> check_nonnegative(0, "var"), check_nonnegative(0.5, "var")
+    (0.0, 0.5)
+    """
     if not isinstance(value, bool) and isinstance(
             value, (int, float, np.integer, np.floating)) and value == 0:
         return 0.0

@@ -39,6 +39,20 @@ def make_constellation(spec=None, precision=None):
         real, unit energy), ``"qamM"`` (M-QAM, complex, unit energy),
         M a power of two, ``"ook"`` (on-off keying, real points ``[0, 1]``,
         not normalised). A ``Constellation`` is returned as is.
+    precision : None | "single" | "double"
+
+    Output
+    ------
+    : sionna.phy.mapping.Constellation
+
+    Example
+    -------
+    >>> from signals.constellations import make_constellation
+    >>> c = make_constellation("qam16")
+    >>> c.num_points, c.num_bits_per_symbol
+    (16, 4)
+    >>> make_constellation().num_points         # None: BPSK
+    2
     """
     if spec is None:
         spec = "bpsk"
@@ -70,7 +84,14 @@ def make_constellation(spec=None, precision=None):
 
 
 def constellation_name(constellation):
-    """Short name, e.g. ``'bpsk'``, ``'pam4'``, ``'qam16'``, ``'ook'``."""
+    """Short name, e.g. ``'bpsk'``, ``'pam4'``, ``'qam16'``, ``'ook'``.
+
+    Example
+    -------
+    >>> from signals.constellations import constellation_name
+    >>> constellation_name("PAM-4"), constellation_name(None)
+    ('pam4', 'bpsk')
+    """
     c = make_constellation(constellation)
     if _is_ook(c):
         return "ook"
@@ -81,13 +102,31 @@ def constellation_name(constellation):
 
 def is_real(constellation):
     """PAM (and BPSK) and OOK constellations are real; QAM and other custom
-    constellations are complex."""
+    constellations are complex.
+
+    Example
+    -------
+    >>> from signals.constellations import is_real
+    >>> is_real("pam4"), is_real("ook"), is_real("qpsk")
+    (True, True, False)
+    """
     c = make_constellation(constellation)
     return c.constellation_type == "pam" or _is_ook(c)
 
 
 def constellation_points(constellation, dtype=tf.float32):
-    """Points as a tensor ``[M]``: real ``dtype`` for PAM, complex else."""
+    """Points as a tensor ``[M]``: real ``dtype`` for PAM, complex else.
+
+    Example
+    -------
+    >>> from signals.constellations import constellation_points
+    >>> constellation_points("bpsk").numpy()    # index 0 is +1
+    array([ 1., -1.], dtype=float32)
+    >>> constellation_points("ook").numpy()
+    array([0., 1.], dtype=float32)
+    >>> constellation_points("qpsk").dtype.name
+    'complex64'
+    """
     c = make_constellation(constellation)
     pts = np.asarray(c.points)
     if is_real(c):

@@ -1,5 +1,5 @@
 """Learned trellis detectors (ViterbiNet, LearnedFactorGraph), their training
-machinery, checkpoints, and the pilot generator of ``rxsim.training``.
+machinery, checkpoints, and the pilot generator of ``rxsim.pilots``.
 
 Reference setting of the papers: BPSK, L = 4 taps ``exp(-0.2 l)``, 8 dB,
 5000 pilot symbols. Statistical comparisons count errors of two detectors
@@ -9,25 +9,29 @@ for every seed while a broken one (wrong labels, wrong prior, untrained
 net) fails.
 """
 
+import gc
 import itertools
 import json
 import os
+import weakref
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from channels import exponential_taps
+from detectors import checkpoint
 from detectors.factor_graph import (LearnedFactorGraph, ViterbiNet,
                                     train_many)
-from detectors.learned import (FORMAT_VERSION, LearnedDetector,
-                               checkpoint_paths, split_seed,
-                               split_validation)
+from detectors.checkpoint import FORMAT_VERSION
+from detectors.learned import LearnedDetector
 from detectors.model_based import BCJRDetector, ViterbiDetector
+from detectors.pilots import split_validation
 from detectors.sbrnn import SBRNN
 from detectors.symbolwise import SymbolwiseDetector
 from detectors.trellis import tuple_labels
-from rxsim.training import pilot_data
+from rxsim.pilots import pilot_data
+from signals.seeds import hash_seed
 
 L = 4
 TAPS = exponential_taps(L, 0.2)
@@ -214,6 +218,29 @@ def test_early_stopping_and_callbacks(pilots):
     assert min(vl[h["best_epoch"]:]) >= vl[h["best_epoch"] - 1]
 
 
+def test_training_inside_a_callback_leaves_the_outer_run_alone(pilots):
+    """The compiled loop of an architecture is shared and holds the weights
+    being trained: a callback that trains another model of the same
+    architecture mid-run must not disturb the run it was called from
+    (the outer model ends with the weights of an undisturbed fit)."""
+    y, s = pilots
+    plain = ViterbiNet(L)
+    plain.fit(y, s, seed=3, epochs=30, verbose=False)
+    inner = []
+
+    def train_another(epoch, logs):
+        if epoch == 1:
+            inner.append(ViterbiNet(L).fit(y, s, seed=9, epochs=5,
+                                           verbose=False))
+
+    outer = ViterbiNet(L)
+    outer.fit(y, s, seed=3, epochs=30, callbacks=[train_another],
+              verbose=False)
+    assert len(inner) == 1 and inner[0]["epochs"] == 5
+    for w1, w2 in zip(_weights(outer), _weights(plain)):
+        np.testing.assert_array_equal(w1, w2)
+
+
 def test_train_many_equals_individual_fits():
     """K models trained as one stacked net get the weights each would get
     alone (same seeds, different data per model), up to summation order;
@@ -292,7 +319,7 @@ def test_gmm_marginal(pilots, trained, y_small):
     diff = (det.state_log_likelihoods(yt)
             - plain.state_log_likelihoods(yt)).numpy().reshape(-1, 2 ** L)
     # The mixture is fitted to the training part of fit's split.
-    train_idx, _ = split_validation(y.size, 0.1, split_seed(0))
+    train_idx, _ = split_validation(y.size, 0.1, hash_seed(0))
     labels = tuple_labels(s, 2, L).numpy().ravel()[train_idx]
     yf = y.ravel().astype(np.float64)[train_idx]
     logpdf = np.full(yt.size, -np.inf)
@@ -321,7 +348,7 @@ def test_save_load_bit_exact(trained, y_small, tmp_path):
 
 
 def _edit_json(path, fn):
-    _, json_file = checkpoint_paths(path)
+    _, json_file = checkpoint.paths(path)
     with open(json_file) as f:
         meta = json.load(f)
     fn(meta)
@@ -379,6 +406,91 @@ def test_load_rejects_other_class_and_tampering(trained, tmp_path):
     os.remove(weights)
     with pytest.raises(ValueError, match="does not exist"):
         ViterbiNet.load(path)
+
+
+def test_load_rejects_missing_json_and_unreadable_weights(trained,
+                                                         tmp_path):
+    """The other half of the pair missing, and a truncated weights file
+    whose checksum was updated to match (so that h5py itself meets the
+    damage): both are ValueErrors, never an OSError from h5py."""
+    vnet = trained[0]
+    path = tmp_path / "vnet"
+    weights, json_file = vnet.save(path)
+    os.remove(json_file)
+    with pytest.raises(ValueError, match="JSON file does not exist"):
+        ViterbiNet.load(path)
+    vnet.save(path)
+    with open(weights, "r+b") as f:
+        f.truncate(os.path.getsize(weights) // 2)
+    _edit_json(path, lambda m: m.update(
+        weights_sha256=checkpoint.sha256(weights)))
+    with pytest.raises(ValueError, match="unreadable"):
+        ViterbiNet.load(path)
+
+
+def _listing(directory):
+    return sorted(os.listdir(directory))
+
+
+def test_save_is_atomic(trained, y_small, tmp_path, monkeypatch):
+    """A save that dies while writing (here: the JSON encoder raises after
+    writing half an object) leaves the previous checkpoint under the real
+    names, intact and loadable, and no temporary files; a crash between
+    the two renames leaves new weights beside the old JSON, which the
+    checksum rejects. Writing in place would leave a truncated JSON."""
+    old = _oracle(ViterbiNet(L, hidden=(), activations=()), TAPS, NO)
+    new = trained[1]
+    path = tmp_path / "det"
+    old.save(path)
+    before = _listing(tmp_path)
+    real_dump = json.dump
+
+    def dies_halfway(obj, f, **kwargs):
+        f.write('{"format": ')
+        raise KeyboardInterrupt("killed mid-save")
+
+    monkeypatch.setattr(json, "dump", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    monkeypatch.setattr(json, "dump", real_dump)
+    assert _listing(tmp_path) == before
+    back = LearnedDetector.load(path)
+    assert type(back) is ViterbiNet
+    np.testing.assert_array_equal(back(y_small, NO).numpy(),
+                                  old(y_small, NO).numpy())
+
+    real_replace, calls = os.replace, []
+
+    def second_rename_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed between renames")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_rename_fails)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert _listing(tmp_path) == before
+    with pytest.raises(ValueError, match="checksum"):
+        LearnedDetector.load(path)
+    new.save(path)
+    assert type(LearnedDetector.load(path)) is LearnedFactorGraph
+
+
+def test_deleted_detector_is_garbage_collected(pilots, y_small):
+    """No compile cache keeps a detector alive: compiled functions take the
+    weights as inputs. The architecture (hidden=(7,)) is used by no other
+    test, so this detector is the first of its kind and would be the one
+    a cache captured."""
+    y, s = pilots
+    det = ViterbiNet(L, hidden=(7,), activations=("relu",))
+    det.fit(y, s, seed=0, epochs=2, verbose=False)
+    det(y_small, NO)
+    ref = weakref.ref(det)
+    del det
+    gc.collect()
+    assert ref() is None
 
 
 # -- online adaptation -------------------------------------------------------

@@ -115,9 +115,10 @@ def test_estimates_match_block_lmmse_at_every_position(h, window, delay, T,
 def test_dynamic_frame_length_matches_static():
     h = np.array([1.0, 0.5, 0.2])
     det = LMMSEDetector(h, window=6, delay=3, precision="double")
-    f = tf.function(det._equalize, input_signature=[
-        tf.TensorSpec([None, None], tf.float64),
-        tf.TensorSpec([], tf.float64)])
+    f = tf.function(lambda y, no: det._equalize(y, no, det.taps),
+                    input_signature=[
+                        tf.TensorSpec([None, None], tf.float64),
+                        tf.TensorSpec([], tf.float64)])
     for T in (2, 11):
         _, _, y = simulate(h, 0.2, 3, T, False, seed=T)
         eager = det.equalize(y, np.float64(0.2))

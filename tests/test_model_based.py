@@ -1,17 +1,20 @@
 """Model-based trellis detectors (Viterbi, BCJR) against exhaustive
 enumeration (``BruteForceDetector``), closed forms and each other."""
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy.special import log_expit, logsumexp
 from scipy.stats import norm
 
+import detectors
 from detectors.brute_force import BruteForceDetector
 from signals.constellations import constellation_points, make_constellation
 from detectors.gaussian import gaussian_loglik
-from detectors.model_based import (BCJRDetector, GaussianBranchMetrics,
-                                   ViterbiDetector, gaussian_branch_metrics)
+from detectors.metrics import GaussianBranchMetrics, gaussian_branch_metrics
+from detectors.model_based import BCJRDetector, ViterbiDetector
 
 
 def frames(rng, constellation, taps, T, no, initial_state="known"):
@@ -253,3 +256,27 @@ def test_brute_force_reference_is_itself_right():
     np.testing.assert_array_equal(bf(y, 1e-3).numpy(), s)
     lp = BruteForceDetector(taps)(y, 0.3).numpy()
     np.testing.assert_allclose(logsumexp(lp, axis=-1), 0, atol=1e-6)
+
+
+_DETECTOR_CLASSES = sorted(
+    (c for c in vars(detectors).values() if inspect.isclass(c)
+     and issubclass(c, detectors.Detector)), key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", _DETECTOR_CLASSES, ids=lambda c: c.__name__)
+def test_options_after_the_first_argument_are_keyword_only(cls):
+    """Sionna style: ``BCJRDetector(h, "qpsk", True)`` must not quietly
+    mean max-log (nor ``ViterbiDetector(h, "qpsk", True)`` hard output)."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                p.VAR_POSITIONAL)]
+    assert len(positional) <= 1, positional
+
+
+def test_positional_options_are_refused():
+    taps = np.array([1.0, 0.5])
+    with pytest.raises(TypeError):
+        BCJRDetector(taps, "qpsk", True)
+    with pytest.raises(TypeError):
+        ViterbiDetector(taps, "qpsk", True)

@@ -4,6 +4,9 @@ A small network (one bidirectional layer of 16 units, window 8) keeps the
 default tests fast; the paper's size is exercised by the slow test.
 """
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,7 +17,7 @@ from detectors.learned import LearnedDetector
 from detectors.model_based import BCJRDetector
 from detectors.sbrnn import SBRNN
 from detectors.symbolwise import SymbolwiseDetector
-from rxsim.training import pilot_data
+from rxsim.pilots import pilot_data
 
 L = 4
 TAPS = exponential_taps(L, 0.2)
@@ -124,8 +127,27 @@ def test_fit_rejects_bad_input(pilots):
         SBRNN(8, **SMALL).fit(y, s + 1, verbose=False)
     with pytest.raises(ValueError, match="dropout"):
         SBRNN(8, dropout=1.0)
+    with pytest.raises(TypeError, match="dropout"):
+        SBRNN(8, dropout=None)
+    with pytest.raises(TypeError, match="positional"):
+        SBRNN(8, "qpsk")              # options are keyword-only
     with pytest.raises(RuntimeError, match="not trained"):
         SBRNN(8, **SMALL)(y, NO)
+
+
+def test_deleted_sbrnn_is_garbage_collected(pilots):
+    """The compiled inference and training functions take the weights as
+    inputs and run a template network of their own, so no cache keeps an
+    SBRNN alive. The architecture (5 units) is used by no other test: this
+    detector is the first of its kind, the one a cache would capture."""
+    y, s = pilots
+    det = SBRNN(8, **{**SMALL, "units": 5})
+    det.fit(y, s, seed=0, epochs=1, verbose=False)
+    det(y[:1, :50], NO)
+    ref = weakref.ref(det)
+    del det
+    gc.collect()
+    assert ref() is None
 
 
 @pytest.mark.slow

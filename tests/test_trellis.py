@@ -14,11 +14,11 @@ import tensorflow as tf
 from scipy.special import logsumexp
 
 from signals.checks import MAX_STATES
-from detectors.model_based import gaussian_branch_metrics
-from detectors.trellis import (BranchMetrics, Trellis, branch_means,
-                               branch_to_tuple_metrics, check_trellis_size,
-                               forward_backward, tuple_labels,
-                               tuple_to_branch_metrics, viterbi_decode)
+from detectors import (BranchMetrics, Trellis, forward_backward,
+                       viterbi_decode)
+from detectors.metrics import branch_means, gaussian_branch_metrics
+from detectors.trellis import (branch_to_tuple_metrics, check_trellis_size,
+                               tuple_labels, tuple_to_branch_metrics)
 
 
 # --------------------------------------------------------------------------
