@@ -46,9 +46,10 @@ Decisions
 - **Compilation.** The decoder is the expensive part to trace and compile
   (seconds), and learned detectors get a new link per sweep point. The
   encoder/decoder pair is therefore shared between links with the same
-  ``(k, n, num_iter, precision)`` and the Monte Carlo engine compiles the
-  front end (:meth:`CodedLink.transmit`) per link and the decoder once
-  per code (see :mod:`rxsim.montecarlo`).
+  ``(k, n, num_iter, precision)``, and :meth:`CodedLink.count_stages`
+  tells the Monte Carlo engine to compile the front end (source, encoder,
+  channel, detector) per link and the decoding stage once per code (see
+  :mod:`rxsim.counts`).
 """
 
 import contextlib
@@ -62,8 +63,12 @@ from sionna.phy.fec.interleaving import Deinterleaver, RandomInterleaver
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import SymbolLogits2LLRs
 
+from detectors.compiled import compiled
+from signals.checks import check_int
 from signals.constellations import constellation_points
 
+from .counts import CountStages, symbol_counts
+from .link import Link
 from .transmitter import Transmitter
 
 __all__ = ["CodedLink", "code_problems", "CODE_TYPES", "OUTPUTS",
@@ -118,29 +123,59 @@ def code_problems(k, n, bits_per_symbol=None):
     return problems
 
 
-_CODES = {}
+def _build_code(k, n, num_iter, precision):
+    with contextlib.redirect_stdout(io.StringIO()):
+        enc = LDPC5GEncoder(k, n, precision=precision)
+    dec = LDPC5GDecoder(enc, num_iter=num_iter, hard_out=True,
+                        return_infobits=True, precision=precision)
+    graph = tf.function(
+        dec, input_signature=[tf.TensorSpec([None, n], dec.rdtype)])
+    return _Code(enc, dec, graph)
+
+
+class _Code:
+    """The encoder, decoder and decoder graph of one code, shared by all
+    links with the same parameters so that the decoder is compiled once
+    (see module notes). ``graph`` is the decoder as a ``tf.function`` for
+    any batch size: eager calls of Sionna's BP decoder run its ragged
+    message passing op by op (seconds per call), the graph does not."""
+
+    def __init__(self, encoder, decoder, graph):
+        self.encoder, self.decoder, self.graph = encoder, decoder, graph
+
+    def tail(self):
+        """The decoding stage of a coded link's count: ``(b, llr) ->``
+        counts of information bits and blocks. Holds the decoder graph,
+        not this object, so the engine may key its compilation by it."""
+        graph = self.graph
+
+        def count_decoded(b, llr):
+            b_hat = tf.cast(graph(llr), b.dtype)
+            wrong = tf.not_equal(b, b_hat)
+            blocks = tf.shape(b, out_type=tf.int64)
+            return {
+                "bits": blocks[0] * blocks[1],
+                "bit_errors": tf.reduce_sum(tf.cast(wrong, tf.int64)),
+                "blocks": blocks[0],
+                "block_errors": tf.reduce_sum(
+                    tf.cast(tf.reduce_any(wrong, axis=-1), tf.int64))}
+
+        return count_decoded
 
 
 def _shared_code(k, n, num_iter, precision):
-    """The ``(encoder, decoder, graph_decoder)`` of a code, shared by all
-    links with the same parameters so its compiled decoder is reused (see
-    module notes). ``graph_decoder`` is the decoder as a ``tf.function``
-    for any batch size: eager calls of Sionna's BP decoder run its ragged
-    message passing op by op (seconds per call), the graph does not."""
-    key = (k, n, num_iter, precision)
-    if key not in _CODES:
-        with contextlib.redirect_stdout(io.StringIO()):
-            enc = LDPC5GEncoder(k, n, precision=precision)
-        dec = LDPC5GDecoder(enc, num_iter=num_iter, hard_out=True,
-                            return_infobits=True, precision=precision)
-        graph = tf.function(
-            dec, input_signature=[tf.TensorSpec([None, n], dec.rdtype)])
-        _CODES[key] = (enc, dec, graph)
-    return _CODES[key]
+    """The :class:`_Code` of ``(k, n, num_iter, precision)``, built once
+    per process."""
+    return compiled(("rxsim.coded", k, n, num_iter, precision),
+                    lambda: _build_code(k, n, num_iter, precision))
 
 
 class CodedLink(Block):
     r"""One batch of LDPC codewords through a channel and a detector.
+
+    Wraps a :class:`rxsim.Link` (:attr:`link`) of ``T = n / bits_per_symbol``
+    symbols per frame: the link's seed split, channel, CSI case and detector
+    are used as they are; only the symbols come from code bits.
 
     Parameters
     ----------
@@ -183,7 +218,7 @@ class CodedLink(Block):
         Noise variance of the channel.
     seed : None or [2], tf.int32 / tf.int64
         Stateless seed of the batch, split into source-bit, channel and CSI
-        seeds (as :class:`rxsim.Link` splits it); ``None`` uses Sionna's
+        seeds by :meth:`rxsim.Link.split_seed`; ``None`` uses Sionna's
         global RNG.
 
     Output
@@ -196,15 +231,38 @@ class CodedLink(Block):
         Transmitted symbol indices.
     s_hat : [batch_size, T], tf.int32
         The detector's hard symbol decisions (uncoded SER).
+
+    For the Monte Carlo engine, :meth:`count` gives the counts of a batch
+    (uncoded symbol errors, information-bit and block errors after
+    decoding) and :meth:`count_stages` splits them where the engine
+    compiles them apart (the decoder once per code).
+
+    Example
+    -------
+    >>> from channels import ISIChannel
+    >>> from detectors import BCJRDetector
+    >>> from rxsim.coded import CodedLink
+    >>> taps = [1.0, 0.5]
+    >>> link = CodedLink("bpsk", ISIChannel(taps), BCJRDetector(taps),
+    ...                  k=64, n=128)
+    >>> b, b_hat, s, s_hat = link(2, 0.01, seed=[3, 4])
+    >>> b.shape, s.shape
+    (TensorShape([2, 64]), TensorShape([2, 128]))
+    >>> c = link.count(2, 0.01, seed=[3, 4])
+    >>> int(c["blocks"]), int(c["bits"]), int(c["block_errors"])
+    (2, 128, 0)
     """
 
-    def __init__(self, transmitter, channel, detector, k, n, output="soft",
-                 num_iter=DEFAULT_NUM_ITER, hard_llr=DEFAULT_HARD_LLR,
-                 interleave=True, csi=None, precision=None, **kwargs):
+    #: Coded points stop on codeword errors (see :mod:`rxsim.montecarlo`).
+    stop_on = "block_errors"
+
+    def __init__(self, transmitter, channel, detector, k, n, *,
+                 output="soft", num_iter=DEFAULT_NUM_ITER,
+                 hard_llr=DEFAULT_HARD_LLR, interleave=True, csi=None,
+                 precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)
-        self.transmitter = transmitter
         bps = int(transmitter.bits_per_symbol)
         problems = code_problems(k, n, bps)
         if problems:
@@ -214,39 +272,31 @@ class CodedLink(Block):
         if output not in OUTPUTS:
             raise ValueError(f"`output` must be 'soft' or 'hard', got "
                              f"{output!r}.")
-        if not _is_int(num_iter) or num_iter < 1:
-            raise ValueError(f"`num_iter` must be an integer >= 1, got "
-                             f"{num_iter!r}.")
+        num_iter = check_int(num_iter, "num_iter")
         if isinstance(hard_llr, bool) or not isinstance(
                 hard_llr, numbers.Real) or not 0 < hard_llr < np.inf:
             raise ValueError(f"`hard_llr` must be a finite number > 0, got "
                              f"{hard_llr!r}.")
-        m_tx = transmitter.constellation.num_points
-        m_rx = detector.constellation.num_points
-        if m_tx != m_rx:
-            raise ValueError(f"the detector expects {m_rx} constellation "
-                             f"points but the transmitter sends {m_tx}.")
+        #: The uncoded :class:`rxsim.Link` this link sends its symbols over.
+        self.link = Link(transmitter, channel, detector, int(n) // bps,
+                         csi=csi, precision=precision)
         if output == "soft" and getattr(detector, "hard_out", False):
             raise ValueError(
                 "output='soft' needs the detector's posteriors, but it was "
                 "built with hard_out=True; build it with hard_out=False or "
                 "use output='hard'.")
-        if isinstance(csi, str):
-            from channels.csi import parse_csi
-            csi = parse_csi(csi)
-        self.channel = channel
-        self.detector = detector
         self.k, self.n = int(k), int(n)
         self.bits_per_symbol = bps
-        self.num_symbols = self.n // bps
+        self.num_symbols = self.link.num_symbols
         self.output = output
-        self.num_iter = int(num_iter)
+        self.num_iter = num_iter
         self.hard_llr = float(hard_llr)
         self.interleave = bool(interleave)
-        self.csi = None if csi is None or csi.kind == "perfect" else csi
+        self._code = _shared_code(self.k, self.n, self.num_iter,
+                                  self.precision)
         # decoder_graph: the shared decoder as a tf.function (any batch)
-        self.encoder, self.decoder, self.decoder_graph = _shared_code(
-            self.k, self.n, self.num_iter, self.precision)
+        self.encoder, self.decoder, self.decoder_graph = (
+            self._code.encoder, self._code.decoder, self._code.graph)
         if self.interleave:
             self._interleaver = RandomInterleaver(
                 seed=INTERLEAVER_SEED, keep_batch_constant=True,
@@ -258,6 +308,26 @@ class CodedLink(Block):
                                               precision=precision)
         # Bit j of a symbol index has weight 2**(bps-1-j) (MSB first).
         self._shifts = tf.range(bps - 1, -1, -1, dtype=tf.int32)
+
+    @property
+    def transmitter(self):
+        """rxsim.Transmitter (its constellation; symbols come from bits)"""
+        return self.link.transmitter
+
+    @property
+    def channel(self):
+        """The channel block"""
+        return self.link.channel
+
+    @property
+    def detector(self):
+        """The detector block"""
+        return self.link.detector
+
+    @property
+    def csi(self):
+        """None (perfect CSI) or the channels.csi.CSISpec of the link"""
+        return self.link.csi
 
     # -- pieces ------------------------------------------------------------
     def bits_to_indices(self, bits):
@@ -295,6 +365,10 @@ class CodedLink(Block):
         """
         out = (self.detector(y, no) if taps is None
                else self.detector(y, no, taps=taps))
+        return self._llrs(out)
+
+    def _llrs(self, out):
+        """``(llr, s_hat)`` of the detector's output (see :meth:`detect`)."""
         if out.dtype.is_integer:
             s_hat = tf.cast(out, tf.int32)
         else:
@@ -319,10 +393,7 @@ class CodedLink(Block):
             input.
         s, s_hat : [batch_size, T], tf.int32
         """
-        b_seed = ch_seed = csi_seed = None
-        if seed is not None:
-            b_seed, ch_seed, csi_seed = tf.unstack(
-                tf.random.experimental.stateless_split(seed, 3))
+        b_seed, ch_seed, csi_seed = self.link.split_seed(seed)
         shape = [batch_size, self.k]
         if b_seed is None:
             b = config.tf_rng.uniform(shape, 0, 2, dtype=tf.int32)
@@ -335,13 +406,9 @@ class CodedLink(Block):
             c = self._interleaver(c)
         s = self.bits_to_indices(c)
         x = tf.gather(self._points, s)
-        y = self.channel(x, no, seed=ch_seed)
-        believed = None
-        if self.csi is not None:
-            believed = self.csi.believed_taps(
-                self.channel.taps, no, batch_size, seed=csi_seed,
-                constellation=self.transmitter.constellation)
-        llr, s_hat = self.detect(y, no, taps=believed)
+        out = self.link.receive(x, no, batch_size, channel_seed=ch_seed,
+                                csi_seed=csi_seed)
+        llr, s_hat = self._llrs(out)
         if self.interleave:
             llr = self._deinterleaver(llr)
         return b, llr, s, s_hat
@@ -357,3 +424,28 @@ class CodedLink(Block):
     def call(self, batch_size, no, seed=None):
         b, llr, s, s_hat = self.transmit(batch_size, no, seed=seed)
         return b, self.decode(llr), s, s_hat
+
+    # -- the engine's protocol (rxsim.counts) --------------------------------
+    def count_front(self, batch_size, no, seed=None):
+        """The counts before decoding (uncoded symbol errors) and the
+        decoder's inputs ``(b, llr)``."""
+        b, llr, s, s_hat = self.transmit(batch_size, no, seed)
+        return symbol_counts(s, s_hat), (b, tf.cast(llr, self.decoder.rdtype))
+
+    def count_stages(self):
+        """:class:`rxsim.counts.CountStages`: the front end per link, the
+        decoding stage once per code."""
+        return CountStages(
+            front=self.count_front, tail=self._code.tail(),
+            tail_owner=self._code,
+            tail_signature=[tf.TensorSpec([None, self.k], self.rdtype),
+                            tf.TensorSpec([None, self.n],
+                                          self.decoder.rdtype)])
+
+    def count(self, batch_size, no, seed=None):
+        """Counts of one batch (uncompiled; see :mod:`rxsim.counts`):
+        ``frames``, ``symbols``, ``errors``, ``sum_sq`` of the uncoded
+        symbol decisions, ``bits`` / ``bit_errors`` of the information bits
+        after decoding and ``blocks`` / ``block_errors`` of the codewords."""
+        counts, carry = self.count_front(batch_size, no, seed)
+        return {**counts, **self._code.tail()(*carry)}

@@ -26,7 +26,8 @@ from signals.constellations import make_constellation
 from .registry import DETECTORS, check_detector_options
 
 __all__ = ["ConfigError", "SweepConfig", "ChannelSpec", "DetectorSpec",
-           "CodeSpec", "load_config", "parse_config", "snr_to_no"]
+           "CodeSpec", "load_config", "parse_config", "snr_to_no",
+           "config_hash"]
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,20 @@ class ConfigError(ValueError):
 def snr_to_no(snr_db):
     """``no = 10**(-snr_db/10)`` (unnormalised taps, as in the papers)."""
     return 10.0 ** (-float(snr_db) / 10.0)
+
+
+def config_hash(payload):
+    """16 hex digits of SHA-256 over ``payload`` as sorted JSON: the key of
+    a curve's rows and checkpoints (:meth:`SweepConfig.point_hash`, and
+    studies that are not sweeps, e.g. ``rxsim.studies.time_varying``).
+
+    Example
+    -------
+    >>> config_hash({"seed": 1, "snr_db": 6.0})
+    '308fabebf8601e7d'
+    """
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -152,9 +167,7 @@ class SweepConfig:
         """Hash of everything that determines the numbers of one
         (channel, detector) curve, SNR aside. Adding SNR points or
         detectors keeps the hashes (and finished rows) of the others."""
-        payload = self.hash_payload(channel, detector)
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return config_hash(self.hash_payload(channel, detector))
 
     def hash_payload(self, channel, detector):
         """The dict :meth:`point_hash` hashes (as sorted JSON).

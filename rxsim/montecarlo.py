@@ -1,9 +1,13 @@
 """Monte Carlo engine: simulate one sweep point until enough errors.
 
 A point is one (detector, channel, CSI case, SNR). :func:`simulate_point`
-runs batches of frames through an :class:`rxsim.Link` until ``target_errors``
-symbol errors or ``max_symbols`` symbols, and returns a :class:`PointResult`
-with symbol and bit error counts, rates and confidence intervals.
+runs batches of frames through a link (:class:`rxsim.Link`,
+:class:`rxsim.coded.CodedLink` or any link of the protocol of
+:mod:`rxsim.counts`) until ``target_errors`` errors or ``max_symbols``
+symbols, and returns a :class:`PointResult` with symbol, bit and block
+error counts, rates and confidence intervals. The engine does not know the
+kinds of link: it adds up the counts ``link.count`` returns and stops on
+the counter ``link.stop_on`` names.
 
 Randomness: one stream per point. :func:`point_seed` turns the sweep seed and
 the point's key into a 62-bit integer; batch ``b`` of the point uses the
@@ -40,6 +44,11 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from detectors.compiled import compiled_for
+from signals.checks import check_int
+from signals.seeds import check_seed, seed_words
+
+from .counts import COUNTERS, REQUIRED
 from .stats import (clopper_pearson_interval, design_effect,
                     effective_interval, wilson_interval)
 
@@ -105,29 +114,13 @@ def point_seed(sweep_seed: int, *key_parts) -> int:
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
 
 
-def _base_seed(seed):
-    """The [2] int64 base of a point's stream from a non-negative int."""
-    return tf.constant([(seed >> 32) & 0xFFFFFFFF, seed & 0xFFFFFFFF],
-                       dtype=tf.int64)
-
-
 def batch_seed(seed: int, batch: int):
     """Stateless seed ``[2]`` (int64) of batch ``batch`` of a point.
 
     Exposed so that tests and tools can regenerate any batch exactly.
     """
     return tf.random.experimental.stateless_fold_in(
-        _base_seed(_check_seed(seed)), tf.constant(batch, tf.int64))
-
-
-def _check_seed(seed):
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(
-            seed, numbers.Integral):
-        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
-    seed = int(seed)
-    if not 0 <= seed < 2 ** 63:
-        raise ValueError(f"`seed` must be in [0, 2**63), got {seed}.")
-    return seed
+        seed_words(seed), tf.constant(batch, tf.int64))
 
 
 @dataclass(frozen=True)
@@ -200,118 +193,91 @@ class PointResult:
         """Plain ``dict`` of the fields (intervals as 2-tuples)."""
         return asdict(self)
 
+    @classmethod
+    def from_counts(cls, counts, *, confidence=0.95, batches=1,
+                    wall_time=0.0, seed=0, stop_reason="max_symbols"):
+        """The result of summed counts (:mod:`rxsim.counts`): rates, the
+        SER's design effect and frame-based intervals, binomial BER and
+        BLER intervals; fields of counters that are absent are ``None``.
 
-# Compiled per-batch functions: {link: {xla: tf.function}} (the function
-# retraces once per batch size, which is a static shape).
-# Weak keys so a dropped link frees its graphs; the functions reach the link
-# through a weak reference so the value does not keep the key alive.
-_COMPILED = weakref.WeakKeyDictionary()
+        Parameters
+        ----------
+        counts : dict of int
+            ``frames``, ``symbols``, ``errors``, ``sum_sq`` and optionally
+            ``bits`` / ``bit_errors``, ``blocks`` / ``block_errors``.
+        confidence, batches, wall_time, seed, stop_reason
+            As the fields of the same names.
+
+        Example
+        -------
+        Two frames of 4 symbols, all four errors in the first (a burst):
+
+        >>> r = PointResult.from_counts(dict(frames=2, symbols=8, errors=4,
+        ...                                  sum_sq=16, bits=8, bit_errors=4))
+        >>> r.ser, r.ser_deff, r.ber, r.bler
+        (0.5, 8.0, 0.5, None)
+        """
+        n = {name: int(value) for name, value in counts.items()}
+        missing = [c for c in REQUIRED if c not in n]
+        if missing:
+            raise ValueError(f"`counts` lacks {missing}.")
+        return cls(
+            **_ser_fields(n["errors"], n["sum_sq"], n["frames"],
+                          n["symbols"] // n["frames"], confidence),
+            **_rate_fields("ber", n.get("bit_errors"), n.get("bits"),
+                           confidence),
+            **_rate_fields("bler", n.get("block_errors"), n.get("blocks"),
+                           confidence),
+            bit_errors=n.get("bit_errors"), bits=n.get("bits"),
+            block_errors=n.get("block_errors"), blocks=n.get("blocks"),
+            confidence=float(confidence), batches=int(batches),
+            wall_time=float(wall_time), seed=int(seed),
+            stop_reason=stop_reason)
 
 
-def _frame_counts(s, s_hat):
-    """Symbol errors of a batch and the sum over frames of the squared
-    per-frame errors (for :func:`rxsim.stats.design_effect`)."""
-    per_frame = tf.reduce_sum(tf.cast(tf.not_equal(s, s_hat), tf.int64),
-                              axis=-1)
-    return tf.reduce_sum(per_frame), tf.reduce_sum(per_frame * per_frame)
-
-
-def _count_fn(link, xla):
-    per_link = _COMPILED.setdefault(link, {})
-    fn = per_link.get(bool(xla))
-    if fn is not None:
-        return fn
+def _compiled_counter(link, xla):
+    """``step(batch_size, no, base, batch) -> {counter: int}``: the link's
+    count of batch ``batch`` compiled (``tf.function``, XLA if ``xla``) once
+    per link, its :class:`rxsim.counts.CountStages` tail once per tail
+    owner. Compiled functions retrace once per batch size (a static
+    shape); SNR, seed and batch index are tensors. They reach the link
+    through a weak reference, so the cache does not keep links alive."""
+    xla = bool(xla)
+    stages = link.count_stages() if hasattr(link, "count_stages") else None
     link_ref = weakref.ref(link)
-    bits_per_symbol = _bits_per_symbol(link)
+    front_of = ((lambda lk: lk.count) if stages is None
+                else (lambda lk: lk.count_stages().front))
 
-    def run_batch(batch_size, no, base, batch):
-        # batch_size is a Python int (static shape: one trace per size);
-        # no, base and batch are tensors, so new SNRs/seeds/batches reuse
-        # the compiled graph.
-        seed = tf.random.experimental.stateless_fold_in(base, batch)
-        s, s_hat = link_ref()(batch_size, no, seed)[:2]
-        s = tf.cast(s, tf.int32)
-        s_hat = tf.cast(s_hat, tf.int32)
-        errors, sum_sq = _frame_counts(s, s_hat)
-        if bits_per_symbol is None:
-            return errors, tf.zeros([], tf.int64), sum_sq
-        if bits_per_symbol == 1:
-            return errors, errors, sum_sq   # one bit per symbol: same count
-        diff = tf.bitwise.bitwise_xor(s, s_hat)
-        bit_errors = tf.reduce_sum(
-            tf.cast(tf.raw_ops.PopulationCount(x=diff), tf.int64))
-        return errors, bit_errors, sum_sq
-
-    fn = tf.function(run_batch, jit_compile=bool(xla))
-    per_link[bool(xla)] = fn
-    return fn
-
-
-# Coded links: the front end (source, encoder, channel, detector) is
-# compiled per link, the decoder once per code and ``xla`` flag, keyed by
-# the (shared) decoder block, so the seconds its compilation costs are
-# spent once per process, not once per learned detector's link.
-_DECODERS = weakref.WeakKeyDictionary()
-
-
-def _coded_fns(link, xla):
-    per_link = _COMPILED.setdefault(link, {})
-    front = per_link.get(("coded", bool(xla)))
-    if front is None:
-        link_ref = weakref.ref(link)
-
+    def build_front():
         def run_front(batch_size, no, base, batch):
+            # batch_size is a Python int (static shape: one trace per size);
+            # the seed is folded in inside the compiled function, so the
+            # stream is the one of `batch_seed` under the same `xla` flag.
             seed = tf.random.experimental.stateless_fold_in(base, batch)
-            b, llr, s, s_hat = link_ref().transmit(batch_size, no, seed)
-            errors, sum_sq = _frame_counts(s, s_hat)
-            return b, llr, errors, sum_sq
+            return front_of(link_ref())(batch_size, no, seed)
+        return tf.function(run_front, jit_compile=xla)
 
-        front = tf.function(run_front, jit_compile=bool(xla))
-        per_link[("coded", bool(xla))] = front
-    per_code = _DECODERS.setdefault(link.decoder, {})
-    back = per_code.get(bool(xla))
-    if back is None:
-        # the code's shared decoder graph (held by rxsim.coded for the
-        # life of the process anyway)
-        decoder_graph = link.decoder_graph
+    front = compiled_for(link, ("rxsim.montecarlo", "count", xla),
+                         build_front)
+    if stages is None:
+        def step(batch_size, no, base, batch):
+            return _as_ints(front(batch_size, no, base, batch))
+        return step
 
-        def run_back(b, llr):
-            b_hat = tf.cast(decoder_graph(llr), b.dtype)
-            wrong = tf.not_equal(b, b_hat)
-            bit_errors = tf.reduce_sum(tf.cast(wrong, tf.int64))
-            block_errors = tf.reduce_sum(
-                tf.cast(tf.reduce_any(wrong, axis=-1), tf.int64))
-            return bit_errors, block_errors
+    # One trace for every batch size (XLA still compiles per shape).
+    tail = compiled_for(
+        stages.tail_owner, ("rxsim.montecarlo", "tail", xla),
+        lambda: tf.function(stages.tail, jit_compile=xla,
+                            input_signature=list(stages.tail_signature)))
 
-        # One trace for every batch size (XLA still compiles per shape).
-        dec = link.decoder
-        spec = [tf.TensorSpec([None, link.k], link.rdtype),
-                tf.TensorSpec([None, link.n], dec.rdtype)]
-        back = tf.function(run_back, jit_compile=bool(xla),
-                           input_signature=spec)
-        per_code[bool(xla)] = back
-    return front, back
+    def staged_step(batch_size, no, base, batch):
+        counts, carry = front(batch_size, no, base, batch)
+        return {**_as_ints(counts), **_as_ints(tail(*carry))}
+    return staged_step
 
 
-def _is_coded(link):
-    from .coded import CodedLink
-    return isinstance(link, CodedLink)
-
-
-def _bits_per_symbol(link):
-    tx = getattr(link, "transmitter", None)
-    k = getattr(tx, "bits_per_symbol", None)
-    return None if k is None else int(k)
-
-
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int, got "
-                        f"{type(value).__name__}.")
-    if int(value) < 1:
-        raise ValueError(f"`{name}` must be >= 1, got {value}.")
-    return int(value)
+def _as_ints(counts):
+    return {name: int(value) for name, value in counts.items()}
 
 
 def _noise_tensor(no, link):
@@ -330,41 +296,43 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
                    seed, xla=True, confidence=0.95,
                    progress: Optional[Callable[[int, int], None]] = None
                    ) -> PointResult:
-    """Simulate one point until enough symbol errors or symbols.
+    """Simulate one point until enough errors or symbols.
 
-    After each batch: stop when ``errors >= target_errors`` (reason
-    ``"target_errors"``; *block* errors for a coded link, see below) or
-    else when ``symbols >= max_symbols``
-    (``"max_symbols"``). Whole batches are simulated, so the last one may
-    overshoot ``max_symbols`` by less than ``batch_size * T`` symbols (and
-    ``target_errors`` by the errors of one batch); the counts and intervals
-    describe exactly what was simulated.
+    After each batch: stop when the link's stopping counter
+    (``link.stop_on``: symbol ``errors`` for a :class:`rxsim.Link`,
+    ``block_errors`` for a :class:`rxsim.coded.CodedLink`) reaches
+    ``target_errors`` (reason ``"target_errors"``) or else when
+    ``symbols >= max_symbols`` (``"max_symbols"``). Whole batches are
+    simulated, so the last one may overshoot ``max_symbols`` by less than
+    ``batch_size * T`` symbols (and ``target_errors`` by the errors of one
+    batch); the counts and intervals describe exactly what was simulated.
 
-    The link is compiled once (``tf.function``, XLA if ``xla``) and cached
-    per link, batch size and ``xla``; SNR and seed enter as tensors so a
-    sweep over SNRs does not retrace. Errors are counted inside the
-    compiled function; only two scalars per batch leave it.
+    The engine knows links only through the protocol of
+    :mod:`rxsim.counts`: ``link.count(batch_size, no, seed)`` returns the
+    counts of one batch, compiled once per link (``tf.function``, XLA if
+    ``xla``); SNR and seed enter as tensors so a sweep over SNRs does not
+    retrace, and only a few scalars per batch leave the compiled function.
+    A link with ``count_stages()`` is compiled in two parts (a coded link's
+    decoder once per code).
 
-    A :class:`rxsim.coded.CodedLink` (one codeword per frame) gives a coded
-    point: ``target_errors`` counts block (codeword) errors,
-    ``bit_errors / bits / ber`` count information bits after decoding,
-    ``block_errors / blocks / bler`` and their intervals are filled, and
-    ``errors / symbols / ser`` remain the detector's uncoded symbol
-    decisions. Its front end and decoder are compiled apart (the decoder
-    once per code), and ``progress`` receives block errors.
+    Which fields are filled follows from the counts: ``bit_errors / bits /
+    ber`` when the link counts bits (information bits after decoding for a
+    coded link), ``block_errors / blocks / bler`` when it counts blocks
+    (codewords); ``errors / symbols / ser`` are always the detector's
+    (uncoded) symbol decisions.
 
     Parameters
     ----------
-    link : rxsim.Link or rxsim.coded.CodedLink
-        Called as ``link(batch_size, no, seed)`` -> ``(s, s_hat, ...)``;
-        ``link.num_symbols`` is T and ``link.transmitter.bits_per_symbol``
-        the bits per symbol.
+    link : rxsim.Link, rxsim.coded.CodedLink or any object with ``count``
+        ``link.count(batch_size, no, seed) -> dict`` (see
+        :mod:`rxsim.counts`), optionally ``stop_on`` (default
+        ``"errors"``), ``count_stages`` and ``rdtype`` (dtype of ``no``).
     no : float or [batch_size] array
         Noise variance (see the link's channel).
     batch_size : int
         Frames per batch.
     target_errors : int
-        Symbol errors to collect (block errors for a coded link).
+        Errors to collect (of the counter ``link.stop_on``).
     max_symbols : int
         Symbol budget of the point.
     seed : int
@@ -374,71 +342,66 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     confidence : float
         Level of the Wilson and Clopper-Pearson intervals.
     progress : None or callable
-        Called as ``progress(errors, symbols)`` (cumulative ints) after each
-        batch (``errors``: block errors for a coded link); the engine
-        itself never prints.
+        Called as ``progress(errors, symbols)`` (cumulative ints, ``errors``
+        of the stopping counter) after each batch; the engine itself never
+        prints.
 
     Output
     ------
     : :class:`PointResult`
+
+    Example
+    -------
+    >>> from channels import ISIChannel
+    >>> from detectors import SymbolwiseDetector
+    >>> from rxsim import Link, Transmitter, simulate_point
+    >>> link = Link(Transmitter("bpsk"), ISIChannel([1.0]),
+    ...             SymbolwiseDetector([1.0]), num_symbols=100)
+    >>> r = simulate_point(link, 1.0, batch_size=50, target_errors=200,
+    ...                    max_symbols=10**6, seed=1, xla=False)
+    >>> r.stop_reason, r.symbols % 5000, r.errors >= 200
+    ('target_errors', 0, True)
+    >>> round(r.ser, 1)      # Q(1) = 0.159 for BPSK at no = 1
+    0.2
     """
-    batch_size = _positive_int(batch_size, "batch_size")
-    target_errors = _positive_int(target_errors, "target_errors")
-    max_symbols = _positive_int(max_symbols, "max_symbols")
-    seed = _check_seed(seed)
+    batch_size = check_int(batch_size, "batch_size")
+    target_errors = check_int(target_errors, "target_errors")
+    max_symbols = check_int(max_symbols, "max_symbols")
+    seed = check_seed(seed)
     # Validate confidence now, not after a long simulation.
     wilson_interval(0, 1, confidence)
     if progress is not None and not callable(progress):
         raise TypeError("`progress` must be callable or None.")
-    if not hasattr(link, "num_symbols") or not callable(link):
-        raise TypeError("`link` must be an rxsim.Link (callable with a "
-                        "`num_symbols` attribute), got "
-                        f"{type(link).__name__}.")
-    num_symbols = _positive_int(link.num_symbols, "link.num_symbols")
-    bits_per_symbol = _bits_per_symbol(link)
+    if not callable(getattr(link, "count", None)):
+        raise TypeError("`link` must be an rxsim.Link or another link with "
+                        "a `count(batch_size, no, seed)` method (see "
+                        f"rxsim.counts), got {type(link).__name__}.")
+    stop_on = getattr(link, "stop_on", "errors")
+    if stop_on not in COUNTERS:
+        raise ValueError(f"`link.stop_on` must be one of {COUNTERS}, got "
+                         f"{stop_on!r}.")
     no_t = _noise_tensor(no, link)
     if no_t.shape.rank == 1 and no_t.shape[0] not in (1, batch_size):
         raise ValueError(f"`no` has {no_t.shape[0]} entries but "
                          f"batch_size is {batch_size}.")
 
-    if _is_coded(link):
-        return _simulate_coded(link, no_t, batch_size, target_errors,
-                               max_symbols, seed, xla, confidence, progress)
-    fn = _count_fn(link, xla)
-    base = _base_seed(seed)
+    count = _compiled_counter(link, xla)
+    base = seed_words(seed)
 
     def step(batch):
-        e, be, sq = fn(batch_size, no_t, base, tf.constant(batch, tf.int64))
-        return {"errors": int(e), "bit_errors": int(be), "sum_sq": int(sq)}
+        return count(batch_size, no_t, base, tf.constant(batch, tf.int64))
 
     n, batches, stop_reason, wall_time = _run_batches(
-        step, "errors", batch_size * num_symbols, target_errors,
-        max_symbols, progress)
-    errors, bit_errors, sum_sq = n["errors"], n["bit_errors"], n["sum_sq"]
-    symbols = batches * batch_size * num_symbols
-
-    if bits_per_symbol is None:
-        bits = bit_errors = ber = ber_w = ber_cp = None
-    else:
-        bits = symbols * bits_per_symbol
-        ber = bit_errors / bits
-        ber_w = wilson_interval(bit_errors, bits, confidence)
-        ber_cp = clopper_pearson_interval(bit_errors, bits, confidence)
-    return PointResult(
-        **_ser_fields(errors, sum_sq, batches * batch_size, num_symbols,
-                      confidence),
-        bit_errors=bit_errors, bits=bits, ber=ber,
-        ber_ci_wilson=ber_w, ber_ci_cp=ber_cp,
-        confidence=float(confidence), batches=batches, wall_time=wall_time,
+        step, stop_on, target_errors, max_symbols, progress)
+    return PointResult.from_counts(
+        n, confidence=confidence, batches=batches, wall_time=wall_time,
         seed=seed, stop_reason=stop_reason)
 
 
-def _run_batches(step, stop_key, per_batch, target_errors, max_symbols,
-                 progress):
-    """The stopping rule shared by uncoded and coded points: run
-    ``step(batch) -> {name: count}`` for batches 0, 1, ... until the
-    summed ``stop_key`` count reaches ``target_errors``, else until
-    ``max_symbols`` symbols (``per_batch`` per batch).
+def _run_batches(step, stop_key, target_errors, max_symbols, progress):
+    """The stopping rule: run ``step(batch) -> {counter: int}`` for
+    batches 0, 1, ... until the summed ``stop_key`` counter reaches
+    ``target_errors``, else until ``max_symbols`` symbols.
 
     Output
     ------
@@ -447,15 +410,22 @@ def _run_batches(step, stop_key, per_batch, target_errors, max_symbols,
     start = time.perf_counter()
     totals, batches = {}, 0
     while True:
-        for name, count in step(batches).items():
-            totals[name] = totals.get(name, 0) + count
+        counts = step(batches)
+        missing = [c for c in REQUIRED + (stop_key,) if c not in counts]
+        unknown = [c for c in counts if c not in COUNTERS]
+        if missing or unknown:
+            raise ValueError(
+                f"the link's counts lack {missing} / have unknown counters "
+                f"{unknown}; see rxsim.counts.COUNTERS.")
+        for name, value in counts.items():
+            totals[name] = totals.get(name, 0) + value
         batches += 1
         if progress is not None:
-            progress(totals[stop_key], batches * per_batch)
+            progress(totals[stop_key], totals["symbols"])
         if totals[stop_key] >= target_errors:
             stop_reason = "target_errors"
             break
-        if batches * per_batch >= max_symbols:
+        if totals["symbols"] >= max_symbols:
             stop_reason = "max_symbols"
             break
     return totals, batches, stop_reason, time.perf_counter() - start
@@ -473,35 +443,12 @@ def _ser_fields(errors, sum_sq, frames, num_symbols, confidence):
                                      method="cp"))
 
 
-def _simulate_coded(link, no_t, batch_size, target_errors, max_symbols,
-                    seed, xla, confidence, progress):
-    """:func:`simulate_point` for a :class:`rxsim.coded.CodedLink`."""
-    front, back = _coded_fns(link, xla)
-    base = _base_seed(seed)
-
-    def step(batch):
-        b, llr, e, sq = front(batch_size, no_t, base,
-                              tf.constant(batch, tf.int64))
-        be, ble = back(b, tf.cast(llr, link.decoder.rdtype))
-        return {"errors": int(e), "sum_sq": int(sq), "bit_errors": int(be),
-                "block_errors": int(ble)}
-
-    n, batches, stop_reason, wall_time = _run_batches(
-        step, "block_errors", batch_size * link.num_symbols, target_errors,
-        max_symbols, progress)
-    errors, sum_sq = n["errors"], n["sum_sq"]
-    bit_errors, block_errors = n["bit_errors"], n["block_errors"]
-    blocks = batches * batch_size
-    bits = blocks * link.k
-    return PointResult(
-        **_ser_fields(errors, sum_sq, blocks, link.num_symbols, confidence),
-        bit_errors=bit_errors, bits=bits, ber=bit_errors / bits,
-        ber_ci_wilson=wilson_interval(bit_errors, bits, confidence),
-        ber_ci_cp=clopper_pearson_interval(bit_errors, bits, confidence),
-        confidence=float(confidence), batches=batches, wall_time=wall_time,
-        seed=seed, stop_reason=stop_reason,
-        block_errors=block_errors,
-        blocks=blocks, bler=block_errors / blocks,
-        bler_ci_wilson=wilson_interval(block_errors, blocks, confidence),
-        bler_ci_cp=clopper_pearson_interval(block_errors, blocks,
-                                            confidence))
+def _rate_fields(rate, errors, trials, confidence):
+    """``{rate, rate_ci_wilson, rate_ci_cp}`` of binomial counts (all
+    ``None`` when the link does not count them)."""
+    if trials is None:
+        return {rate: None, f"{rate}_ci_wilson": None, f"{rate}_ci_cp": None}
+    return {rate: errors / trials,
+            f"{rate}_ci_wilson": wilson_interval(errors, trials, confidence),
+            f"{rate}_ci_cp": clopper_pearson_interval(errors, trials,
+                                                      confidence)}

@@ -7,6 +7,16 @@ there, on that point's pilots) and calls
 runner calls, so the numbers are identical to a local run for the same
 seeds (and the same ``xla`` setting, TensorFlow version and device type).
 
+Trained learned detectors are cached where the local backend caches them
+(``<db>.checkpoints/``, see :func:`rxsim.sweep.checkpoint_dir`): the
+workers write and read that directory, so a resumed sweep loads models
+instead of training them again when the workers share the driver's file
+system (on this machine they do; on a cluster without a shared file
+system each node keeps its own cache there). Saves are atomic (write,
+then rename), so concurrent workers never read a half-written model, and
+a damaged one is trained again and reported by the driver
+(:class:`rxsim.sweep.CheckpointWarning`).
+
 Only the driver touches the results store: it commits each point's row as
 its task completes, one transaction per point, so a killed driver loses at
 most the points in flight. Ray re-runs a task whose worker process died
@@ -22,10 +32,12 @@ Ray is an optional extra: ``pip install -e ".[ray]"``.
 """
 
 import os
+import warnings
 from collections import OrderedDict
 
 from .store import ResultsStore
-from .sweep import pending_points, record_point, simulate_sweep_point
+from .sweep import (CheckpointWarning, checkpoint_dir, pending_points,
+                    record_point, simulate_sweep_point)
 
 __all__ = ["RayNotInstalledError", "import_ray", "run_sweep_ray",
            "MAX_RETRIES"]
@@ -80,10 +92,27 @@ class _WorkerLinks:
             _worker_links.popitem(last=False)
 
 
-def _simulate_task(cfg, point):
-    """Body of one Ray task: simulate ``point`` in the worker process."""
-    return simulate_sweep_point(cfg, point,
-                                _WorkerLinks(point.key.config_hash))
+def _simulate_task(cfg, point, checkpoints):
+    """Body of one Ray task: simulate ``point`` in the worker process,
+    caching trained models in ``checkpoints`` (the local backend's
+    directory, an absolute path) like the local runner.
+
+    Output: ``(result, notes)``, ``notes`` the messages of the
+    :class:`rxsim.sweep.CheckpointWarning` s raised, which the driver
+    repeats (a worker's own warnings never reach the terminal)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CheckpointWarning)
+        result = simulate_sweep_point(cfg, point,
+                                      _WorkerLinks(point.key.config_hash),
+                                      checkpoints=checkpoints)
+    notes = []
+    for w in caught:
+        if issubclass(w.category, CheckpointWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename,
+                                   w.lineno)
+    return result, notes
 
 
 def run_sweep_ray(cfg, db_path, on_point=None, address=None, num_cpus=None,
@@ -154,14 +183,19 @@ def run_sweep_ray(cfg, db_path, on_point=None, address=None, num_cpus=None,
             task = ray.remote(num_cpus=1, max_retries=int(max_retries))(
                 _simulate_task)
             cfg_ref = ray.put(cfg)
-            refs = {task.remote(cfg_ref, point): point for point in pending}
+            checkpoints = str(checkpoint_dir(db_path).resolve())
+            refs = {task.remote(cfg_ref, point, checkpoints): point
+                    for point in pending}
             done = 0
             try:
                 while refs:
                     ready, _ = ray.wait(list(refs), num_returns=1)
                     for ref in ready:
                         point = refs.pop(ref)
-                        result = ray.get(ref)
+                        result, notes = ray.get(ref)
+                        for note in notes:
+                            warnings.warn(note, CheckpointWarning,
+                                          stacklevel=2)
                         record_point(store, point, result)
                         done += 1
                         if on_point:

@@ -200,6 +200,31 @@ class ResultsStore:
     Use as a context manager or call :meth:`close`. Several processes may
     open the same file; writes are serialised by SQLite (``timeout``
     seconds of waiting for a lock).
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> from channels import ISIChannel
+    >>> from detectors import SymbolwiseDetector
+    >>> from rxsim import Link, PointKey, ResultsStore, Transmitter
+    >>> from rxsim import simulate_point
+    >>> link = Link(Transmitter(), ISIChannel([1.0]),
+    ...             SymbolwiseDetector([1.0]), num_symbols=100)
+    >>> result = simulate_point(link, 1.0, batch_size=50, target_errors=10,
+    ...                         max_symbols=5000, seed=3, xla=False)
+    >>> key = PointKey(experiment="demo", detector="symbolwise",
+    ...                channel="awgn", csi="perfect", snr_db=0.0,
+    ...                config_hash="0123456789abcdef")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     db = pathlib.Path(tmp) / "demo.sqlite"
+    ...     with ResultsStore(db) as store:
+    ...         written = store.add_point(key, result, seed=3,
+    ...                                   code_version="doc")
+    ...         again = store.add_point(key, result, seed=3,
+    ...                                 code_version="doc")
+    ...         (row,) = store.points(experiment="demo")
+    >>> written, again, row["errors"] == result.errors, row["symbols"]
+    (True, False, True, 5000)
     """
 
     def __init__(self, path, timeout=30.0):

@@ -12,6 +12,7 @@ and :func:`record_point` are shared with the Ray backend
 (:mod:`rxsim.ray_backend`), which runs the same points as Ray tasks.
 """
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +28,11 @@ from .montecarlo import point_seed, simulate_point
 from .registry import (DETECTORS, build_detector,
                        check_detector_options, training_options)
 from .store import PointKey, ResultsStore
-from .training import pilot_data
+from .pilots import pilot_data
 from .transmitter import Transmitter
 
 __all__ = ["SweepPoint", "sweep_points", "build_link", "simulate_sweep_point",
-           "checkpoint_dir",
+           "checkpoint_dir", "CheckpointWarning",
            "pending_points", "record_point", "run_sweep", "run_study"]
 
 
@@ -71,11 +72,25 @@ def checkpoint_dir(db_path):
     return db_path.with_name(db_path.stem + ".checkpoints")
 
 
+class CheckpointWarning(UserWarning):
+    """A cached trained model could not be loaded (truncated, corrupt or of
+    another architecture); the sweep trains it again and overwrites it."""
+
+
 def _trained(detector, checkpoint, train):
     """``detector`` trained by ``train()``, or loaded from ``checkpoint``
-    (``None``: no cache) when an earlier run already trained it."""
+    (``None``: no cache) when an earlier run already trained it. A
+    checkpoint that does not load is reported (:class:`CheckpointWarning`
+    naming it) and replaced by a newly trained model: a damaged cache
+    must cost time, never a wrong or a failed sweep."""
     if checkpoint is not None and Path(f"{checkpoint}.json").exists():
-        return type(detector).load(checkpoint)
+        try:
+            return type(detector).load(checkpoint)
+        except ValueError as exc:
+            warnings.warn(
+                f"cached model {checkpoint}.json / .weights.h5 does not "
+                f"load ({exc}); training it again.", CheckpointWarning,
+                stacklevel=2)
     train()
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)

@@ -237,6 +237,24 @@ def test_engine_counts_match_an_eager_recount():
     assert r.bler_ci_cp[0] <= r.bler <= r.bler_ci_cp[1]
 
 
+def test_decoder_is_compiled_once_per_code_for_all_its_links():
+    """Learned detectors get a new link per point; the seconds a decoder
+    costs to compile are spent once per code, not once per link."""
+    from detectors.compiled import compiled_for
+
+    links = [link_for("qpsk", LMMSEDetector(TAPS, constellation="qpsk")),
+             link_for("qpsk")]
+    assert links[0].count_stages().tail_owner is \
+        links[1].count_stages().tail_owner
+    for link, bs in zip(links, (B, 2 * B)):
+        simulate_point(link, 0.5, batch_size=bs, target_errors=1,
+                       max_symbols=1, seed=1, xla=False)
+    tail = compiled_for(links[0].count_stages().tail_owner,
+                        ("rxsim.montecarlo", "tail", False),
+                        lambda: pytest.fail("no compiled decoder stage"))
+    assert tail.experimental_get_tracing_count() == 1
+
+
 def test_soft_bcjr_beats_hard_viterbi_with_disjoint_intervals():
     """At 2.5 dB (QPSK, 3 taps exp(-0.3 l), k=64, n=128) the decoder fed
     BCJR's LLRs loses fewer codewords than the one fed Viterbi's

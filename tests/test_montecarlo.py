@@ -18,7 +18,8 @@ from scipy.stats import norm
 import channels
 import detectors
 import rxsim
-from rxsim import montecarlo
+from detectors import compiled
+from rxsim.counts import CountStages, symbol_counts
 from rxsim.montecarlo import (PointResult, batch_seed, point_seed,
                               simulate_point)
 from rxsim.stats import clopper_pearson_interval
@@ -192,16 +193,12 @@ def test_batches_use_fold_in_seeds_and_never_repeat(bpsk_link):
         assert np.mean(np.isclose(llr[i], llr[j], rtol=0, atol=1e-6)) < 0.01
 
 
-class _ProbeTransmitter:
-    bits_per_symbol = 1
-
-
 class _SeedProbe:
-    """A link that records the seed of every batch (graph mode only: the
-    recording is a py_function)."""
+    """A link of the engine's protocol (rxsim.counts) that records the seed
+    of every batch (graph mode only: the recording is a py_function)."""
 
     num_symbols = 4
-    transmitter = _ProbeTransmitter()
+    bits_per_symbol = 1
 
     def __init__(self):
         self.seeds = []
@@ -210,7 +207,7 @@ class _SeedProbe:
         self.seeds.append(tuple(seed.numpy().tolist()))
         return seed
 
-    def __call__(self, batch_size, no, seed):
+    def count(self, batch_size, no, seed):
         seed = tf.py_function(self._record, [seed], seed.dtype)
         # 1 symbol error per batch, 2 when seed[1] is odd: the engine's sum
         # is checked against these.
@@ -218,7 +215,8 @@ class _SeedProbe:
         shape = [batch_size, self.num_symbols]
         s = tf.zeros(shape, tf.int32)
         pos = tf.reshape(tf.range(batch_size * self.num_symbols), shape)
-        return s, tf.cast(pos < n_err, tf.int32)
+        return symbol_counts(s, tf.cast(pos < n_err, tf.int32),
+                             self.bits_per_symbol)
 
 
 def test_engine_passes_distinct_fold_in_seeds_and_counts():
@@ -239,7 +237,7 @@ def test_engine_passes_distinct_fold_in_seeds_and_counts():
 
 def test_without_bit_labels_bit_fields_are_none():
     probe = _SeedProbe()
-    probe.transmitter = object()              # no bits_per_symbol
+    probe.bits_per_symbol = None              # no bit labels
     r = simulate_point(probe, 1.0, batch_size=2, target_errors=1,
                        max_symbols=1, seed=0, xla=False)
     assert (r.bit_errors, r.bits, r.ber, r.ber_ci_wilson, r.ber_ci_cp) == (
@@ -247,23 +245,28 @@ def test_without_bit_labels_bit_fields_are_none():
     assert r.errors == 1 and r.symbols == 8
 
 
+def _cached_count_fn(link, xla):
+    """The engine's compiled count function of ``link`` (fails if the
+    engine did not put one in the compile cache)."""
+    return compiled.compiled_for(
+        link, ("rxsim.montecarlo", "count", xla),
+        lambda: pytest.fail("the engine did not cache a compiled count"))
+
+
 class _ZeroLink:
     """Link-like object that always detects correctly."""
 
-    num_symbols = 4
-    transmitter = _ProbeTransmitter()
-
-    def __call__(self, batch_size, no, seed):
-        s = tf.zeros([batch_size, self.num_symbols], tf.int32)
-        return s, s
+    def count(self, batch_size, no, seed):
+        s = tf.zeros([batch_size, 4], tf.int32)
+        return symbol_counts(s, s)
 
 
 def test_compiled_cache_does_not_keep_links_alive():
     probe = _ZeroLink()
     simulate_point(probe, 1.0, batch_size=2, target_errors=1, max_symbols=1,
                    seed=0, xla=False)
-    assert probe in montecarlo._COMPILED
     ref = weakref.ref(probe)
+    assert _cached_count_fn(probe, False) is not None
     del probe
     gc.collect()
     assert ref() is None
@@ -298,7 +301,7 @@ def test_compiled_once_per_link_across_snrs(bpsk_link):
     for no in (0.3, 0.7, 1.1):
         simulate_point(bpsk_link, no, batch_size=BS, target_errors=1,
                        max_symbols=1, seed=1)
-    fn = montecarlo._COMPILED[bpsk_link][True]
+    fn = _cached_count_fn(bpsk_link, True)
     # a new batch size would add a trace; new SNRs and seeds must not
     before = fn.experimental_get_tracing_count()
     for no in (0.2, 0.9):
@@ -323,11 +326,13 @@ def test_result_fields_and_to_dict(bpsk_link):
 
 @pytest.mark.parametrize("kwargs, exc, word", [
     (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(batch_size=2.5), TypeError, "batch_size"),
+    (dict(batch_size=2.5), ValueError, "batch_size"),
     (dict(target_errors=0), ValueError, "target_errors"),
     (dict(max_symbols=-1), ValueError, "max_symbols"),
     (dict(seed=-1), ValueError, "seed"),
     (dict(seed=1.0), TypeError, "seed"),
+    (dict(seed=2**63), ValueError, "seed"),
+    (dict(batch_size=True), ValueError, "batch_size"),
     (dict(confidence=1.0), ValueError, "confidence"),
     (dict(progress="bar"), TypeError, "progress"),
     (dict(no=-0.1), ValueError, "no"),
@@ -417,3 +422,97 @@ def test_design_effect_of_bursty_isi_errors_from_the_engine():
     assert res.ser_deff > 1.2
     assert res.ser_ci_wilson == effective_interval(res.errors, res.symbols,
                                                    res.ser_deff)
+
+
+# --- the link protocol (rxsim.counts): new kinds of link, staged counts ------
+
+class _BlockLink:
+    """A kind of link the engine has never heard of: no symbol errors, one
+    block error per batch, and it stops on block errors."""
+
+    stop_on = "block_errors"
+
+    def count(self, batch_size, no, seed):
+        s = tf.zeros([batch_size, 4], tf.int32)
+        return {**symbol_counts(s, s),
+                "blocks": tf.constant(batch_size, tf.int64),
+                "block_errors": tf.constant(1, tf.int64)}
+
+
+def test_a_new_kind_of_link_says_what_the_engine_stops_on_and_records():
+    r = simulate_point(_BlockLink(), 1.0, batch_size=5, target_errors=3,
+                       max_symbols=200, seed=0, xla=False)
+    assert r.stop_reason == "target_errors" and r.batches == 3
+    assert (r.block_errors, r.blocks, r.bler) == (3, 15, 0.2)
+    assert r.bler_ci_cp == clopper_pearson_interval(3, 15, 0.95)
+    assert (r.errors, r.symbols) == (0, 60)
+    assert (r.bits, r.ber, r.ber_ci_wilson) == (None, None, None)
+
+
+def test_counts_outside_the_protocol_are_refused():
+    class Unknown(_BlockLink):
+        stop_on = "errors"
+
+        def count(self, batch_size, no, seed):
+            return {**super().count(batch_size, no, seed),
+                    "erasures": tf.constant(0, tf.int64)}
+
+    with pytest.raises(ValueError, match="erasures"):
+        simulate_point(Unknown(), 1.0, batch_size=2, target_errors=1,
+                       max_symbols=1, seed=0, xla=False)
+    bad = _BlockLink()
+    bad.stop_on = "bler"
+    with pytest.raises(ValueError, match="stop_on"):
+        simulate_point(bad, 1.0, batch_size=2, target_errors=1,
+                       max_symbols=1, seed=0, xla=False)
+
+
+class _Owner:
+    """Stands for a shared decoder: the key of a compiled tail."""
+
+
+def _count_flagged(x):
+    return {"blocks": tf.shape(x, out_type=tf.int64)[0],
+            "block_errors": tf.reduce_sum(tf.cast(x[:, 0] > 0, tf.int64))}
+
+
+class _StagedLink:
+    """A two-stage link: the front flags every other frame, the shared
+    tail counts the flags."""
+
+    stop_on = "block_errors"
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def _front(self, batch_size, no, seed):
+        s = tf.zeros([batch_size, 4], tf.int32)
+        flags = tf.tile(tf.constant([[1], [0]], tf.int32),
+                        [batch_size // 2, 4])
+        return symbol_counts(s, s), (flags,)
+
+    def count_stages(self):
+        return CountStages(front=self._front, tail=_count_flagged,
+                           tail_owner=self.owner,
+                           tail_signature=[tf.TensorSpec([None, 4],
+                                                         tf.int32)])
+
+    def count(self, batch_size, no, seed):
+        counts, carry = self._front(batch_size, no, seed)
+        return {**counts, **_count_flagged(*carry)}
+
+
+def test_staged_links_share_one_compiled_tail_per_owner():
+    owner = _Owner()
+    links = [_StagedLink(owner), _StagedLink(owner)]
+    for link, bs in zip(links, (4, 8)):
+        r = simulate_point(link, 1.0, batch_size=bs, target_errors=10**6,
+                           max_symbols=3 * bs * 4, seed=1, xla=False)
+        assert (r.batches, r.blocks, r.block_errors) == (3, 3 * bs,
+                                                         3 * bs // 2)
+    tail = compiled.compiled_for(
+        owner, ("rxsim.montecarlo", "tail", False),
+        lambda: pytest.fail("the engine did not cache the tail"))
+    # two links, two batch sizes, one trace of the shared stage
+    assert tail.experimental_get_tracing_count() == 1
+    assert all(_cached_count_fn(link, False) is not tail for link in links)

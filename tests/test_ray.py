@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from rxsim.cli import app
 from rxsim.ray_backend import RayNotInstalledError, run_sweep_ray
+from rxsim.store import ResultsStore
 from rxsim.sweep import run_sweep, sweep_points
 from test_sweep import TINY, table, tiny_config
 
@@ -114,3 +115,133 @@ def test_ray_trains_learned_detectors_like_local(tmp_path, local_ray):
     run_sweep(cfg, tmp_path / "local.sqlite")
     assert run_sweep_ray(cfg, tmp_path / "ray.sqlite") == (2, 0)
     assert table(tmp_path / "ray.sqlite") == table(tmp_path / "local.sqlite")
+
+
+# -- every kind of link, and the checkpoint cache, on Ray --------------------
+
+CODED = """
+[experiment]
+name = "coded-ray"
+seed = 5
+
+[link]
+constellation = "qpsk"
+batch_size = 20
+xla = false
+
+[channel]
+memory = 3
+gamma = 0.3
+
+[sweep]
+snr_db = [3]
+target_errors = 5
+max_symbols = 2560
+
+[code]
+type = "ldpc5g"
+k = 64
+n = 128
+
+[[detector]]
+name = "bcjr"
+
+[[detector]]
+name = "viterbi"
+"""
+
+POISSON = """
+[experiment]
+name = "poisson-ray"
+seed = 9
+
+[link]
+constellation = "ook"
+frame_length = 50
+batch_size = 100
+xla = false
+
+[channel]
+kind = "poisson"
+memory = 2
+gamma = 0.5
+
+[sweep]
+snr_db = [20, 26]
+target_errors = 20
+max_symbols = 10000
+
+[[detector]]
+name = "bcjr"
+likelihood = "poisson"
+"""
+
+CODED_FIELDS = ("block_errors", "blocks", "bler")
+
+
+def full_table(db):
+    """Every count and rate of every row (coded fields included), in key
+    order, without wall times and timestamps."""
+    with ResultsStore(db) as store:
+        rows = store.points()
+    drop = {"wall_time", "created_at", "code_version", "id"}
+    return sorted(({k: v for k, v in r.items() if k not in drop}
+                   for r in rows),
+                  key=lambda r: (r["detector"], r["channel"], r["snr_db"]))
+
+
+@pytest.mark.parametrize("text", [CODED, POISSON], ids=["coded", "poisson"])
+def test_cli_ray_backend_runs_coded_and_poisson_links_like_local(
+        tmp_path, local_ray, text):
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    cfg = tiny_config(text)
+    local = tmp_path / "local.sqlite"
+    run_sweep(cfg, local)
+    db = tmp_path / "ray.sqlite"
+    res = CliRunner().invoke(app, ["sweep", str(config), "--db", str(db),
+                                   "-q", "--no-plot", "--backend", "ray"])
+    assert res.exit_code == 0, res.output
+    n = len(sweep_points(cfg))
+    assert f"{n} point(s) simulated" in res.output
+    rows = full_table(db)
+    assert len(rows) == n and rows == full_table(local)
+    coded = [r[f] is not None for r in rows for f in CODED_FIELDS]
+    assert all(coded) if text is CODED else not any(coded)
+    if text is POISSON:
+        assert all(r["errors"] > 0 for r in rows)   # a real simulation
+
+
+def test_ray_workers_write_and_reuse_the_checkpoint_cache(tmp_path,
+                                                          local_ray):
+    from test_sweep import LEARNED
+
+    from rxsim.sweep import checkpoint_dir
+
+    cfg = tiny_config(LEARNED)
+    db = tmp_path / "l.sqlite"
+    assert run_sweep_ray(cfg, db) == (2, 0)
+    first = table(db)
+    cache = checkpoint_dir(db)
+    files = sorted(cache.iterdir())
+    assert [p.suffix for p in files] == [".json", ".h5"]
+    stamps = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+
+    # lose the rows, keep the cache: the workers must load the model (a
+    # retrained one would be saved again, i.e. renamed into place anew)
+    db.unlink()
+    assert run_sweep_ray(cfg, db) == (2, 0)
+    assert table(db) == first
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted(cache.iterdir())} == stamps
+
+    # a truncated model is reported through the driver and trained again
+    from rxsim.sweep import CheckpointWarning
+
+    (weights,) = cache.glob("*.weights.h5")
+    weights.write_bytes(weights.read_bytes()[:100])
+    db.unlink()
+    with pytest.warns(CheckpointWarning, match=weights.name[:16]):
+        assert run_sweep_ray(cfg, db) == (2, 0)
+    assert table(db) == first
+    assert weights.stat().st_size > 100

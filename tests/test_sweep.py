@@ -224,3 +224,37 @@ def test_resume_reuses_trained_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(ViterbiNet, "fit", no_training)
     run_sweep(cfg, db)
     assert table(db) == first
+
+
+@pytest.mark.parametrize("damage", [
+    "truncate-weights",
+    pytest.param("garble-json", marks=pytest.mark.slow)])
+def test_damaged_checkpoint_is_reported_and_retrained(tmp_path, damage):
+    """A truncated or corrupt cached model found on resume is never loaded
+    and never fatal: the sweep warns naming the file, trains the model
+    again (seeded: the same row) and replaces the damaged cache."""
+    from detectors import ViterbiNet
+    from rxsim.sweep import CheckpointWarning, checkpoint_dir
+
+    cfg = tiny_config(LEARNED)
+    db = tmp_path / "l.sqlite"
+    run_sweep(cfg, db)
+    first = table(db)
+    cache = checkpoint_dir(db)
+    (json_file,) = cache.glob("*.json")
+    (weights,) = cache.glob("*.weights.h5")
+    stem = str(json_file)[:-len(".json")]
+    if damage == "truncate-weights":
+        data = weights.read_bytes()
+        weights.write_bytes(data[:len(data) // 2])
+    else:
+        json_file.write_text(json_file.read_text()[:40])
+    with pytest.raises(ValueError):        # the damage is real
+        ViterbiNet.load(stem)
+
+    for p in tmp_path.glob("l.sqlite*"):
+        p.unlink()
+    with pytest.warns(CheckpointWarning, match=json_file.stem):
+        assert run_sweep(cfg, db) == (2, 0)
+    assert table(db) == first
+    ViterbiNet.load(stem)                  # the cache is whole again
