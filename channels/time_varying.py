@@ -18,9 +18,9 @@ each with its own period, so the channel never repeats exactly within
 the follow-up works on online training (Meta-ViterbiNet, Raviv et al. 2021).
 """
 
-import numbers
-
 import numpy as np
+
+from signals.checks import check_nonnegative
 
 from .taps import exponential_taps
 
@@ -63,6 +63,18 @@ def time_varying_taps(memory, gamma, block, periods=PAPER_PERIODS,
     ValueError
         ``len(periods) != memory``, non-positive periods, negative or
         non-integer block indices, ``amplitude`` outside [0, 1].
+
+    Example
+    -------
+    At ``t = 0`` the taps are the static profile; after half of its
+    period a tap is at 0.6 of it:
+
+    >>> time_varying_taps(4, 0.2, 0).round(3)
+    array([1.   , 0.819, 0.67 , 0.549])
+    >>> time_varying_taps(2, 0.5, 5, periods=(10, 20)).round(4)
+    array([0.6   , 0.4852])
+    >>> time_varying_taps(4, 0.2, [0, 1, 2]).shape
+    (3, 4)
     """
     base = exponential_taps(memory, gamma)
     try:
@@ -79,11 +91,8 @@ def time_varying_taps(memory, gamma, block, periods=PAPER_PERIODS,
     if not np.all(np.isfinite(p)) or np.any(p <= 0):
         raise ValueError(f"`periods` must be finite and > 0, got "
                          f"{list(p)}.")
-    if isinstance(amplitude, bool) or not isinstance(amplitude,
-                                                      numbers.Real):
-        raise TypeError(f"`amplitude` must be a number, got {amplitude!r}.")
-    amplitude = float(amplitude)
-    if not 0.0 <= amplitude <= 1.0:         # also rejects NaN
+    amplitude = check_nonnegative(amplitude, "amplitude")
+    if amplitude > 1.0:
         raise ValueError(f"`amplitude` must lie in [0, 1] (taps stay "
                          f"non-negative), got {amplitude}.")
     t = np.asarray(block)

@@ -10,6 +10,11 @@ narrower than the exact one, because the standard deviation of a mean,
 conservative, never optimistic. A row's SER interval uses its design
 effect (``ser_deff``, bursty ISI errors; see
 :func:`rxsim.stats.design_effect`) when the row has one.
+
+Rows that are parts of one experiment rather than different channels
+(the blocks of a time-varying channel) are pooled instead
+(``combine="pool"``): summed counts, with the design effect of the sum
+(:func:`pooled_design_effect`).
 """
 
 from collections import defaultdict
@@ -20,8 +25,8 @@ from scipy import stats as sps
 
 from .stats import effective_interval
 
-__all__ = ["CurvePoint", "average_rows", "two_proportion_pvalue",
-           "monotone_within_ci"]
+__all__ = ["CurvePoint", "average_rows", "pooled_design_effect",
+           "two_proportion_pvalue", "monotone_within_ci"]
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,12 @@ class CurvePoint:
     x : float
         The abscissa (SNR in dB, training-set size, ...).
     rate : float
-        Mean of the rows' rates.
+        Mean of the rows' rates (``combine="pool"``: summed errors over
+        summed trials).
     lo, hi : float
-        Mean of the rows' Wilson bounds (conservative, see module notes).
+        Mean of the rows' Wilson bounds (conservative, see module notes);
+        with ``combine="pool"`` the Wilson bounds of the pooled counts
+        with their pooled design effect.
     spread : (float, float)
         Smallest and largest row rate (the spread over seeds/channels).
     errors, trials : int
@@ -54,7 +62,8 @@ class CurvePoint:
     count: int
 
 
-def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95):
+def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95,
+                 combine="mean"):
     """Average rows that share ``key(row)`` and ``row[x]``.
 
     Parameters
@@ -71,11 +80,34 @@ def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95):
         Rate to average; its counts are ``errors/symbols``,
         ``bit_errors/bits`` or ``block_errors/blocks``.
     confidence : float
+    combine : "mean" | "pool"
+        ``"mean"``: the mean of the rows' rates and of their interval
+        bounds (rows of different channels or trainings, see the module
+        notes). ``"pool"``: the rows are parts of one experiment (e.g.
+        the blocks of a time-varying channel): ``rate`` is the summed
+        errors over the summed trials, and the interval is the binomial
+        one on the pooled counts divided by their pooled design effect
+        (:func:`pooled_design_effect`).
 
     Output
     ------
     : dict ``key -> list of CurvePoint`` sorted by ``x``
+
+    Example
+    -------
+    >>> rows = [dict(detector="bcjr", snr_db=6.0, errors=e, symbols=1000)
+    ...         for e in (10, 30)]
+    >>> (p,) = average_rows(rows, key=lambda r: r["detector"])["bcjr"]
+    >>> p.rate, p.spread, p.count
+    (0.02, (0.01, 0.03), 2)
+    >>> (q,) = average_rows(rows, key=lambda r: r["detector"],
+    ...                     combine="pool")["bcjr"]
+    >>> q.rate, q.errors, q.trials, q.hi - q.lo < p.hi - p.lo
+    (0.02, 40, 2000, True)
     """
+    if combine not in ("mean", "pool"):
+        raise ValueError(f"`combine` must be 'mean' or 'pool', got "
+                         f"{combine!r}.")
     counts = {"ser": ("errors", "symbols"), "ber": ("bit_errors", "bits"),
               "bler": ("block_errors", "blocks")}
     if metric not in counts:
@@ -92,14 +124,61 @@ def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95):
     for (k, xv), triples in groups.items():
         pairs = [(e, n) for e, n, _ in triples]
         rates = [e / n for e, n in pairs]
-        bounds = np.array([effective_interval(e, n, d, confidence)
-                           for e, n, d in triples])
+        errors = int(sum(e for e, _ in pairs))
+        trials = int(sum(n for _, n in pairs))
+        if combine == "pool":
+            rate = errors / trials
+            lo, hi = effective_interval(
+                errors, trials, pooled_design_effect(triples), confidence)
+        else:
+            rate = float(np.mean(rates))
+            bounds = np.array([effective_interval(e, n, d, confidence)
+                               for e, n, d in triples])
+            lo, hi = bounds[:, 0].mean(), bounds[:, 1].mean()
         curves[k].append(CurvePoint(
-            x=xv, rate=float(np.mean(rates)), lo=float(bounds[:, 0].mean()),
-            hi=float(bounds[:, 1].mean()), spread=(min(rates), max(rates)),
-            errors=int(sum(e for e, _ in pairs)),
-            trials=int(sum(n for _, n in pairs)), count=len(pairs)))
+            x=xv, rate=rate, lo=float(lo), hi=float(hi),
+            spread=(min(rates), max(rates)), errors=errors, trials=trials,
+            count=len(pairs)))
     return {k: sorted(v, key=lambda p: p.x) for k, v in curves.items()}
+
+
+def pooled_design_effect(parts):
+    r"""Design effect of the summed errors of independent parts.
+
+    Part ``g`` has ``e_g`` errors in ``n_g`` trials and its own design
+    effect ``d_g`` (``None``: 1), so its count has variance about
+    ``d_g n_g p_g (1 - p_g)``. The sum's variance over the binomial
+    variance of the pooled rate ``p = sum e_g / sum n_g`` is
+
+    ``deff = sum_g d_g n_g p_g (1 - p_g) / (N p (1 - p))``, ``N = sum n_g``.
+
+    Parts with different rates give ``deff < 1`` (the pooled binomial
+    overstates their variance); :func:`rxsim.stats.effective_interval`
+    uses at least 1, which keeps the pooled interval conservative.
+
+    Parameters
+    ----------
+    parts : iterable of ``(errors, trials, deff_or_None)``
+
+    Output
+    ------
+    : float (1.0 when the pooled rate is 0 or 1)
+
+    Example
+    -------
+    >>> pooled_design_effect([(10, 1000, 2.0), (10, 1000, 2.0)])
+    2.0
+    >>> round(pooled_design_effect([(10, 1000, 3.0), (30, 1000, None)]), 3)
+    1.5
+    """
+    parts = [(e, n, 1.0 if d is None else float(d)) for e, n, d in parts]
+    errors = sum(e for e, _, _ in parts)
+    trials = sum(n for _, n, _ in parts)
+    if errors <= 0 or errors >= trials:
+        return 1.0
+    var = sum(d * e * (n - e) / n for e, n, d in parts)
+    p = errors / trials
+    return float(var / (trials * p * (1 - p)))
 
 
 def two_proportion_pvalue(e1, n1, e2, n2):

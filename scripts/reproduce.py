@@ -118,8 +118,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from rxsim.config import load_config
-    from rxsim.paper import (REFERENCES, check_claims, curves,
-                             markdown_table, plot_panels, quick_variant)
+    from rxsim.studies.paper import (REFERENCES, check_claims, curves,
+                                     markdown_table, plot_panels,
+                                     quick_variant)
     from rxsim.sweep import run_study, sweep_points
 
     cfg = load_config(args.config)

@@ -1,4 +1,5 @@
-"""Training-set-size study in one command (see rxsim/training_size.py).
+"""Training-set-size study in one command (see
+rxsim/studies/training_size.py).
 
     python scripts/training_size.py            # 6 sizes x 3 seeds, 6 and 10 dB
     python scripts/training_size.py --quick    # 3 sizes x 2 seeds, 10 dB
@@ -17,7 +18,7 @@ from pathlib import Path
 
 
 def main(argv=None):
-    from rxsim.training_size import StudySpec
+    from rxsim.studies.training_size import StudySpec
 
     full = StudySpec()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,8 +39,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from rxsim.sweep import run_study, sweep_points
-    from rxsim.training_size import (markdown_table, plot_study,
-                                     study_config, study_curves)
+    from rxsim.studies.training_size import (markdown_table, plot_study,
+                                             study_config, study_curves)
 
     spec = StudySpec.quick() if args.quick else full
     overrides = {"sizes": args.sizes and tuple(args.sizes),

@@ -14,7 +14,7 @@ from channels import ISIChannel, exponential_taps, parse_csi
 from detectors import (BCJRDetector, LearnedFactorGraph, SBRNN,
                        ViterbiDetector, ViterbiNet)
 from rxsim import Link, Transmitter, simulate_point
-from rxsim.training import pilot_data
+from rxsim.pilots import pilot_data
 
 pytestmark = pytest.mark.slow
 

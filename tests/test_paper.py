@@ -13,7 +13,7 @@ import pytest
 from rxsim.aggregate import (CurvePoint, average_rows, monotone_within_ci,
                              two_proportion_pvalue)
 from rxsim.config import load_config, parse_config
-from rxsim.paper import check_claims, quick_variant
+from rxsim.studies.paper import check_claims, quick_variant
 from rxsim.stats import wilson_interval
 from rxsim.store import ResultsStore
 from rxsim.sweep import checkpoint_dir, run_sweep, sweep_points
@@ -58,6 +58,46 @@ def test_averaged_interval_covers_at_least_the_normal_interval_of_the_mean():
         rates = es / ns
         se = math.sqrt(np.sum(rates * (1 - rates) / ns)) / len(ns)
         assert p.hi - p.lo >= 2 * 1.959 * se * 0.98
+
+
+def test_pooled_interval_covers_bursty_blocks_and_the_symbol_one_does_not():
+    """Ten blocks of 20 frames x 100 symbols with different rates; errors
+    come in bursts of 4 (Poisson count of bursts per frame). Pooling the
+    blocks with their measured design effects covers the true mean rate
+    at about 95% over 400 replications (binomial sd 1.1%, so >= 91.7% is
+    3 sd below 95%); without them (symbols as the independent units) the
+    interval is too narrow (70% measured with this seed)."""
+    from rxsim.stats import design_effect
+    rng = np.random.default_rng(5)
+    blocks, frames, length, burst = 10, 20, 100, 4
+    lam = np.linspace(0.2, 2.0, blocks)
+    true = lam.mean() * burst / length
+    reps, hits = 400, {"frames": 0, "symbols": 0}
+    for _ in range(reps):
+        rows = []
+        for g in range(blocks):
+            per_frame = rng.poisson(lam[g], size=frames) * burst
+            e = int(per_frame.sum())
+            rows.append(dict(k=0, snr_db=0.0, errors=e,
+                             symbols=frames * length,
+                             ser_deff=design_effect(
+                                 e, int((per_frame ** 2).sum()), frames,
+                                 length)))
+        for unit, rs in (("frames", rows),
+                         ("symbols", [dict(r, ser_deff=None)
+                                      for r in rows])):
+            (p,) = average_rows(rs, key=lambda r: r["k"],
+                                combine="pool")[0]
+            assert p.rate == sum(r["errors"] for r in rs) / (
+                blocks * frames * length)
+            hits[unit] += p.lo <= true <= p.hi
+    assert hits["frames"] / reps >= 0.917, hits
+    assert hits["symbols"] / reps <= 0.85, hits
+
+
+def test_average_rows_rejects_unknown_combine():
+    with pytest.raises(ValueError, match="combine"):
+        average_rows([], key=lambda r: 0, combine="median")
 
 
 def test_two_proportion_pvalue():

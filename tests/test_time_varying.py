@@ -1,5 +1,7 @@
-"""Time-varying channel: the tap formula, and ``scripts/time_varying.py``
-(store rows, rerun, resume with checkpointed online models)."""
+"""Time-varying channel: the tap formula, the study
+(``rxsim.studies.time_varying``: frame-based rows in the store, rerun,
+resume with checkpointed online models, recovery from a corrupt
+checkpoint) and its command line ``scripts/time_varying.py``."""
 
 import importlib.util
 import math
@@ -10,12 +12,17 @@ import numpy as np
 import pytest
 
 from channels import PAPER_PERIODS, time_varying_taps
+from detectors import BCJRDetector, LearnedFactorGraph, ViterbiNet
+from rxsim.config import config_hash, snr_to_no
+from rxsim.stats import effective_interval
+from rxsim.store import ResultsStore
+from rxsim.studies import time_varying as tv
 
 _PATH = pathlib.Path(__file__).resolve().parents[1] / "scripts" / \
     "time_varying.py"
 _spec = importlib.util.spec_from_file_location("tv_script", _PATH)
-tv = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tv)
+script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(script)
 
 
 # -- tap formula -------------------------------------------------------------
@@ -109,42 +116,100 @@ def test_bad_memory_and_gamma():
         time_varying_taps(4, -1.0, 0)
 
 
-# -- the script -------------------------------------------------------------
+# -- one block's row ----------------------------------------------------------
+def test_block_result_counts_frames_as_the_independent_units():
+    # 3 frames of 10: a burst of 6 errors in frame 0, 1 in frame 2.
+    s = np.zeros((3, 10), np.int32)
+    s_hat = s.copy()
+    s_hat[0, 2:8] = 1
+    s_hat[2, 9] = 1
+    r = tv.block_result(s, s_hat, wall_time=0.5, seed=3)
+    assert (r.errors, r.symbols, r.bit_errors, r.bits) == (7, 30, 7, 30)
+    # per-frame errors 6, 0, 1: sample variance 31/3 over the binomial
+    # 10 * (7/30) * (23/30)
+    deff = (31 / 3) / (10 * 7 / 30 * 23 / 30)
+    assert r.ser_deff == pytest.approx(deff, rel=1e-12)
+    assert r.ser_ci_wilson == effective_interval(7, 30, r.ser_deff)
+    assert r.ser_ci_cp == effective_interval(7, 30, r.ser_deff,
+                                             method="cp")
+    # the burst widens the interval beyond the symbol-based one
+    plain = effective_interval(7, 30)
+    assert r.ser_ci_wilson[1] - r.ser_ci_wilson[0] > plain[1] - plain[0]
+    assert (r.seed, r.batches, r.wall_time) == (3, 1, 0.5)
+    with pytest.raises(ValueError, match="s_hat"):
+        tv.block_result(s, s_hat[:, :5], wall_time=0.0, seed=1)
+
+
+def test_summary_pools_blocks_with_their_design_effects():
+    rows = [dict(detector="viterbi", csi="initial", snr_db=6.0, errors=e,
+                 symbols=1000, ser_deff=d, channel=f"tv:L=4,block={t}")
+            for t, (e, d) in enumerate(((20, 3.0), (40, 1.0)))]
+    (r,) = tv.summary({("viterbi", "initial"): rows})
+    assert (r["blocks"], r["errors"], r["symbols"]) == (2, 60, 2000)
+    assert r["ser"] == 0.03
+    # Var(E) = 3 * 20 * 0.98 + 40 * 0.96 against 2000 * 0.03 * 0.97
+    deff = (3 * 20 * 0.98 + 40 * 0.96) / (2000 * 0.03 * 0.97)
+    lo, hi = effective_interval(60, 2000, deff)
+    assert (r["ser_lo"], r["ser_hi"]) == (pytest.approx(lo, rel=1e-12),
+                                          pytest.approx(hi, rel=1e-12))
+    assert tv.summary({}) == []
+
+
+# -- the study ----------------------------------------------------------------
 # Tiny: 500-symbol blocks of 2 frames, 1000 pilots, 5 online steps per block.
-TINY = ["--block-symbols", "500", "--frame-length", "250",
-        "--train-symbols", "1000", "--adapt-epochs", "5", "--snr", "6",
-        "--seed", "7", "--quiet", "--no-plot"]
+TINY = dict(block_symbols=500, frame_length=250, train_symbols=1000,
+            adapt_epochs=5, snr_db=6.0, seed=7)
 VOLATILE = ("wall_time", "created_at")
 
 
-def _argv(tmp, name, blocks, plot=False):
-    argv = TINY + ["--blocks", str(blocks),
-                   "--db", str(tmp / f"{name}.sqlite"),
-                   "--out", str(tmp / name)]
-    return [a for a in argv if plot is False or a != "--no-plot"]
+def _spec(blocks):
+    return tv.TimeVaryingSpec(blocks=blocks, **TINY)
+
+
+def _quiet(_msg):
+    pass
 
 
 def _rows(tmp, name):
-    with tv.ResultsStore(tmp / f"{name}.sqlite") as store:
+    with ResultsStore(tmp / f"{name}.sqlite") as store:
         rows = store.points(experiment=tv.EXPERIMENT)
     return sorted(({k: v for k, v in r.items() if k not in VOLATILE}
                    for r in rows),
                   key=lambda r: (tv.block_of(r), r["detector"], r["csi"]))
 
 
+def _ckdir(tmp, name):
+    return tv.checkpoint_dir(_spec(6), tmp / f"{name}.sqlite")
+
+
 def _weights(path_stem, cls=None):
-    det = (cls or tv.ViterbiNet).load(path_stem)
+    det = (cls or ViterbiNet).load(path_stem)
     return [np.asarray(v) for v in det._variables()]
+
+
+def _copy_run(tmp, src, dst):
+    for suffix in (".sqlite", ".sqlite-wal", ".sqlite-shm", ".checkpoints"):
+        p = tmp / f"{src}{suffix}"
+        if p.is_dir():
+            shutil.copytree(p, tmp / f"{dst}{suffix}")
+        elif p.exists():
+            shutil.copy(p, tmp / f"{dst}{suffix}")
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A straight run of blocks 0..5 and a run interrupted after block 2,
-    then continued to 5, in separate stores."""
+    """A straight run of blocks 0..5 through the command line, and a run
+    interrupted after block 2, then continued to 5, in separate stores."""
     tmp = tmp_path_factory.mktemp("tv")
-    straight = tv.main(_argv(tmp, "straight", 6, plot=True))
-    tv.main(_argv(tmp, "resumed", 3))
-    resumed = tv.main(_argv(tmp, "resumed", 6))
+    argv = ["--blocks", "6", "--block-symbols", "500", "--frame-length",
+            "250", "--train-symbols", "1000", "--adapt-epochs", "5",
+            "--snr", "6", "--seed", "7", "--quiet",
+            "--db", str(tmp / "straight.sqlite"),
+            "--out", str(tmp / "straight")]
+    straight = script.main(argv)
+    tv.run(_spec(3), tmp / "resumed.sqlite", log=_quiet)
+    tv.run(_spec(6), tmp / "resumed.sqlite", log=_quiet)
+    resumed = tv.summary(tv.load_rows(_spec(6), tmp / "resumed.sqlite"))
     return tmp, straight, resumed
 
 
@@ -153,7 +218,7 @@ def test_straight_run_rows(runs):
     rows = _rows(tmp, "straight")
     assert len(rows) == 6 * len(tv.DETECTORS)
     assert {tv.block_of(r) for r in rows} == set(range(6))
-    chash = rows[0]["config_hash"]
+    chash = _spec(6).config_hash
     for r in rows:
         t = tv.block_of(r)
         assert r["config_hash"] == chash
@@ -162,7 +227,11 @@ def test_straight_run_rows(runs):
         assert r["seed"] == tv.point_seed(7, "time_varying", "block", t)
         assert r["ser"] == r["errors"] / r["symbols"]
         assert r["bit_errors"] == r["errors"]            # BPSK
-        assert r["ser_lo"] <= r["ser"] <= r["ser_hi"]
+        # every SER interval is frame-based, with its design effect
+        assert r["ser_deff"] is not None and r["ser_deff"] >= 1.0
+        assert (r["ser_lo"], r["ser_hi"]) == effective_interval(
+            r["errors"], r["symbols"], r["ser_deff"])
+    assert any(r["ser_deff"] > 1.0 for r in rows)      # bursts at 6 dB
     by = {(tv.block_of(r), r["detector"], r["csi"]): r for r in rows}
     # At t = 0 the initial taps are the true taps, and the online learners
     # have not adapted yet: paired detectors give identical decisions.
@@ -182,38 +251,53 @@ def test_straight_run_rows(runs):
         assert (tmp / f"straight{suffix}").stat().st_size > 0
 
 
+def test_rows_are_the_decisions_of_the_block(runs):
+    """A row recomputed by hand: regenerate block 4, detect it with BCJR
+    given the true taps of the block, count errors per frame."""
+    tmp, _, _ = runs
+    spec = _spec(6)
+    taps, y, s = tv.block_data(spec, 4)
+    np.testing.assert_array_equal(taps, time_varying_taps(4, 0.2, 4))
+    s_hat = np.asarray(BCJRDetector(spec.taps(0), hard_out=True)(
+        y, snr_to_no(spec.snr_db), taps=taps))
+    per_frame = (s_hat != s).sum(axis=1)
+    (row,) = [r for r in _rows(tmp, "straight") if tv.block_of(r) == 4
+              and (r["detector"], r["csi"]) == ("bcjr", "perfect")]
+    assert row["errors"] == per_frame.sum() > 0
+    p = per_frame.sum() / s.size
+    deff = max(1.0, per_frame.var(ddof=1) / (s.shape[1] * p * (1 - p)))
+    assert row["ser_deff"] == pytest.approx(deff, rel=1e-12)
+
+
 def test_online_models_are_checkpointed_and_move(runs):
     tmp, _, _ = runs
-    ck = tmp / "straight.checkpoints"
-    (sub,) = list(ck.iterdir())
-    initial = _weights(sub / "viterbinet-initial")
-    after = [_weights(sub / f"viterbinet-after-{t:05d}") for t in range(6)]
+    ck = _ckdir(tmp, "straight")
+    assert ck.parent == tmp / "straight.checkpoints"   # the sweep's folder
+    initial = _weights(ck / "viterbinet-initial")
+    after = [_weights(ck / f"viterbinet-after-{t:05d}") for t in range(6)]
     # Retraining changes the weights after every block.
     for a, b in zip([initial] + after[:-1], after):
         assert any(not np.array_equal(x, y) for x, y in zip(a, b))
     for t in range(6):
-        assert (sub / f"bcjrnet-after-{t:05d}.json").exists()
+        assert (ck / f"bcjrnet-after-{t:05d}.json").exists()
 
 
 def test_resumed_run_equals_straight_run(runs):
     tmp, straight, resumed = runs
     assert _rows(tmp, "resumed") == _rows(tmp, "straight")
-    assert [(r["errors"], r["symbols"]) for r in resumed] == \
-        [(r["errors"], r["symbols"]) for r in straight]
+    assert resumed == straight
     # ... including the online models it ends with.
-    (a,) = list((tmp / "straight.checkpoints").iterdir())
-    (b,) = list((tmp / "resumed.checkpoints").iterdir())
+    a, b = _ckdir(tmp, "straight"), _ckdir(tmp, "resumed")
     for name, cls in tv.LEARNED.items():
         for x, y in zip(_weights(a / f"{name}-after-00005", cls),
                         _weights(b / f"{name}-after-00005", cls)):
             np.testing.assert_array_equal(x, y)
 
 
-def test_rerun_adds_nothing(runs, capsys):
+def test_rerun_adds_nothing(runs):
     tmp, _, _ = runs
     before = _rows(tmp, "straight")
-    argv = _argv(tmp, "straight", 6)
-    info = tv.run(tv.parse_args(argv), log=lambda *a: None)
+    info = tv.run(_spec(6), tmp / "straight.sqlite", log=_quiet)
     assert info["rows_added"] == 0 and info["blocks_run"] == 0
     assert info["blocks_skipped"] == 6
     assert _rows(tmp, "straight") == before
@@ -224,51 +308,110 @@ def test_kill_between_rows_and_checkpoint(runs):
     (killed during adapt), and a row of an earlier block lost: the rerun
     recomputes exactly those, with the numbers of the straight run."""
     tmp, _, _ = runs
-    src = tmp / "straight"
-    for suffix in (".sqlite", ".checkpoints"):
-        p = pathlib.Path(f"{src}{suffix}")
-        dst = tmp / f"killed{suffix}"
-        (shutil.copytree if p.is_dir() else shutil.copy)(p, dst)
-    for ext in (".sqlite-wal", ".sqlite-shm"):
-        if pathlib.Path(f"{src}{ext}").exists():
-            shutil.copy(f"{src}{ext}", tmp / f"killed{ext}")
-    (sub,) = list((tmp / "killed.checkpoints").iterdir())
+    _copy_run(tmp, "straight", "killed")
+    ck = _ckdir(tmp, "killed")
     for name in tv.ONLINE:
         for t in (4, 5):
             for ext in (".json", ".weights.h5"):
-                (sub / f"{name}-after-{t:05d}{ext}").unlink()
-    with tv.ResultsStore(tmp / "killed.sqlite") as store:
+                (ck / f"{name}-after-{t:05d}{ext}").unlink()
+    with ResultsStore(tmp / "killed.sqlite") as store:
         store._db().execute(
             "DELETE FROM points WHERE channel LIKE '%block=5' OR "
             "(channel LIKE '%block=1' AND detector = 'viterbinet' AND "
             "csi = 'online')")
     assert len(_rows(tmp, "killed")) == 6 * len(tv.DETECTORS) - 8
-    info = tv.run(tv.parse_args(_argv(tmp, "killed", 6)),
-                  log=lambda *a: None)
+    info = tv.run(_spec(6), tmp / "killed.sqlite", log=_quiet)
     assert info["rows_added"] == 8
     assert _rows(tmp, "killed") == _rows(tmp, "straight")
 
 
-def test_config_hash_ignores_blocks_only():
-    a = tv.parse_args(["--blocks", "3"])
-    b = tv.parse_args(["--blocks", "30"])
-    assert tv.config_hash(a) == tv.config_hash(b)
-    for extra in (["--snr", "7"], ["--seed", "2"], ["--gamma", "0.3"],
-                  ["--block-symbols", "1000"], ["--adapt-epochs", "3"]):
-        assert tv.config_hash(tv.parse_args(extra)) != tv.config_hash(a)
+def test_corrupt_checkpoint_is_reported_and_recomputed(runs):
+    """The online BCJRNet saved after block 2 is truncated, and blocks 3..5
+    are to be simulated again: the rerun warns, recomputes that model
+    from the one after block 1 and gives the straight run's numbers."""
+    tmp, _, _ = runs
+    _copy_run(tmp, "straight", "corrupt")
+    ck = _ckdir(tmp, "corrupt")
+    weights = ck / "bcjrnet-after-00002.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])
+    for name in tv.ONLINE:
+        for t in (3, 4, 5):
+            for ext in (".json", ".weights.h5"):
+                (ck / f"{name}-after-{t:05d}{ext}").unlink()
+    with ResultsStore(tmp / "corrupt.sqlite") as store:
+        store._db().execute("DELETE FROM points WHERE channel LIKE "
+                            "'%block=3' OR channel LIKE '%block=4' OR "
+                            "channel LIKE '%block=5'")
+    with pytest.warns(RuntimeWarning, match="bcjrnet-after-00002"):
+        info = tv.run(_spec(6), tmp / "corrupt.sqlite", log=_quiet)
+    assert info["rows_added"] == 3 * len(tv.DETECTORS)
+    assert _rows(tmp, "corrupt") == _rows(tmp, "straight")
+    ref = _ckdir(tmp, "straight")
+    for t in (2, 5):
+        stem = f"bcjrnet-after-{t:05d}"
+        for x, y in zip(_weights(ck / stem, LearnedFactorGraph),
+                        _weights(ref / stem, LearnedFactorGraph)):
+            np.testing.assert_array_equal(x, y)
 
 
-def test_quick_defaults_and_bad_arguments():
-    q = tv.parse_args(["--quick"])
-    assert q.blocks == tv.QUICK["blocks"] and "quick" in q.db
-    with pytest.raises(SystemExit):
-        tv.parse_args(["--memory", "3"])            # periods of length 4
-    with pytest.raises(SystemExit):
-        tv.parse_args(["--block-symbols", "700", "--frame-length", "500"])
-    with pytest.raises(SystemExit):
-        tv.parse_args(["--train-symbols", "1200", "--frame-length", "500"])
-    ok = tv.parse_args(["--memory", "3", "--periods", "10,20,30"])
-    assert ok.periods == (10.0, 20.0, 30.0)
+def test_corrupt_initial_checkpoint_is_retrained(runs):
+    tmp, _, _ = runs
+    _copy_run(tmp, "straight", "badinit")
+    ck = _ckdir(tmp, "badinit")
+    (ck / "viterbinet-initial.json").write_text("{not json")
+    with ResultsStore(tmp / "badinit.sqlite") as store:
+        store._db().execute("DELETE FROM points WHERE detector = "
+                            "'viterbinet' AND csi = 'once' AND channel "
+                            "LIKE '%block=0'")
+    with pytest.warns(RuntimeWarning, match="viterbinet-initial"):
+        info = tv.run(_spec(6), tmp / "badinit.sqlite", log=_quiet)
+    assert info["rows_added"] == 1
+    assert _rows(tmp, "badinit") == _rows(tmp, "straight")
+
+
+def test_config_hash_is_the_frameworks_and_ignores_blocks_only():
+    a, b = _spec(3), _spec(30)
+    assert a.config_hash == b.config_hash
+    assert a.config_hash == config_hash(a.hash_payload())
+    assert a.hash_payload()["protocol"] == tv.PROTOCOL
+    for change in (dict(snr_db=7.0), dict(seed=2), dict(gamma=0.3),
+                   dict(block_symbols=1000), dict(adapt_epochs=3),
+                   dict(amplitude=0.3), dict(periods=(50, 39, 33, 21))):
+        assert tv.TimeVaryingSpec(**{**TINY, **change}).config_hash != \
+            a.config_hash
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(blocks=0), "blocks"),
+    (dict(blocks=2.0), "blocks"),
+    (dict(adapt_epochs=True), "adapt_epochs"),
+    (dict(seed=-1), "seed"),
+    (dict(block_symbols=700), "block_symbols"),
+    (dict(train_symbols=1200), "train_symbols"),
+    (dict(memory=3), "periods"),
+    (dict(amplitude=1.5), "amplitude"),
+    (dict(snr_db=float("nan")), "snr_db"),
+])
+def test_bad_spec(change, match):
+    with pytest.raises(ValueError, match=match):
+        tv.TimeVaryingSpec(**change)
+
+
+def test_command_line_defaults_and_bad_arguments():
+    q = script.parse_args(["--quick"])
+    assert q.spec == tv.TimeVaryingSpec.quick() and "quick" in q.db
+    full = script.parse_args([])
+    assert full.spec == tv.TimeVaryingSpec() and "quick" not in full.db
+    assert script.parse_args(["--snr", "8", "--blocks", "5"]).spec == \
+        tv.TimeVaryingSpec(snr_db=8.0, blocks=5)
+    for bad in (["--memory", "3"],                   # periods of length 4
+                ["--block-symbols", "700", "--frame-length", "500"],
+                ["--train-symbols", "1200", "--frame-length", "500"],
+                ["--periods", "1,x"], ["--blocks", "0"]):
+        with pytest.raises(SystemExit):
+            script.parse_args(bad)
+    ok = script.parse_args(["--memory", "3", "--periods", "10,20,30"])
+    assert ok.spec.periods == (10.0, 20.0, 30.0)
 
 
 # -- statistics -------------------------------------------------------------
@@ -276,11 +419,11 @@ def test_quick_defaults_and_bad_arguments():
 def test_online_retraining_beats_training_once(tmp_path):
     """Over 60 blocks (more than one period of the slowest tap) the online
     ViterbiNet / BCJRNet have a lower average SER than the same nets
-    trained once, with disjoint 95% Wilson intervals."""
-    table = tv.main(["--blocks", "60", "--block-symbols", "2000",
-                     "--snr", "10", "--seed", "3", "--quiet", "--no-plot",
-                     "--db", str(tmp_path / "s.sqlite"),
-                     "--out", str(tmp_path / "s")])
+    trained once, with disjoint 95% frame-based intervals."""
+    spec = tv.TimeVaryingSpec(blocks=60, block_symbols=2000, snr_db=10.0,
+                              seed=3)
+    tv.run(spec, tmp_path / "s.sqlite", log=_quiet)
+    table = tv.summary(tv.load_rows(spec, tmp_path / "s.sqlite"))
     avg = {(r["detector"], r["csi"]): r for r in table}
     for name in ("viterbinet", "bcjrnet"):
         online, once = avg[name, "online"], avg[name, "once"]

@@ -8,8 +8,8 @@ import pathlib
 import pytest
 
 from rxsim.aggregate import monotone_within_ci
-from rxsim.training_size import (StudySpec, parse_label, study_config,
-                                 study_curves)
+from rxsim.studies.training_size import (StudySpec, parse_label,
+                                         study_config, study_curves)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

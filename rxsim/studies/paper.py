@@ -10,7 +10,7 @@ reproduction must show.
 import dataclasses
 import math
 
-from .aggregate import average_rows
+from ..aggregate import average_rows
 
 __all__ = ["REFERENCES", "PUBLISHED", "quick_variant", "curves",
            "plot_panels", "markdown_table", "check_claims", "base_name"]
@@ -54,7 +54,20 @@ def quick_variant(cfg):
     those present), every other SNR below 6 dB and all from 6 dB up (where
     :func:`check_claims` looks), at most 200,000 symbols per point.
     Its experiment name gets a ``-quick`` suffix, so its rows never mix
-    with the full run's."""
+    with the full run's.
+
+    Example
+    -------
+    >>> from rxsim.config import parse_config
+    >>> cfg = parse_config({
+    ...     "experiment": {"name": "paper"},
+    ...     "channel": {"memory": 4, "gamma": [0.2, 0.5, 1.0]},
+    ...     "sweep": {"snr_db": [0, 2, 4, 6, 8]},
+    ...     "detector": [{"name": "bcjr"}]})
+    >>> q = quick_variant(cfg)
+    >>> q.name, [c.gamma for c in q.channels], q.snr_db
+    ('paper-quick', [0.2, 1.0], (0.0, 4.0, 6.0, 8.0))
+    """
     channels = tuple(c for c in cfg.channels if c.gamma in _QUICK_GAMMAS) \
         or cfg.channels[:2]
     return dataclasses.replace(
@@ -65,12 +78,29 @@ def quick_variant(cfg):
 
 
 def base_name(label):
-    """``"bcjr (perturbed:var=0.1)"`` -> ``"bcjr"``."""
+    """The detector's name in a curve label.
+
+    Example
+    -------
+    >>> base_name("bcjr (perturbed:var=0.1)")
+    'bcjr'
+    """
     return label.split(" (")[0]
 
 
 def curves(rows, confidence=0.95):
-    """Gamma-averaged SER curves: ``(label, csi) -> [CurvePoint]``."""
+    """Gamma-averaged SER curves: ``(label, csi) -> [CurvePoint]``
+    (:func:`rxsim.aggregate.average_rows` over the channels).
+
+    Example
+    -------
+    >>> rows = [dict(detector="bcjr", csi="perfect", snr_db=6.0,
+    ...              channel=f"isi:L=4,gamma={g}", errors=e, symbols=10000)
+    ...         for g, e in ((0.2, 100), (1.0, 300))]
+    >>> (p,) = curves(rows)[("bcjr", "perfect")]
+    >>> p.x, p.rate, p.count
+    (6.0, 0.02, 2)
+    """
     return average_rows(rows, key=lambda r: (r["detector"], r["csi"]),
                         confidence=confidence)
 
@@ -102,7 +132,7 @@ def plot_panels(curve_map, path, title=None, formats=("png", "pdf")):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import save_figure
+    from ..plots import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
     for ax, perfect in zip(axes, (True, False)):
@@ -144,7 +174,22 @@ def _csi_group(csi):
 
 def markdown_table(curve_map, snrs=None):
     """A markdown table: one row per curve, one SER column per SNR
-    (``mean [lo, hi]``), and the published finding with its source."""
+    (``mean [lo, hi]``), and the published finding with its source.
+
+    Example
+    -------
+    >>> rows = [dict(detector="viterbi (perturbed:var=0.1)",
+    ...              csi="perturbed:var=0.1", snr_db=10.0, errors=400,
+    ...              symbols=10000)]
+    >>> head, rule, row = markdown_table(curves(rows)).splitlines()
+    >>> head
+    '| detector | CSI | 10 dB | published |'
+    >>> print(row.replace(" | ", "\\n"))
+    | Viterbi
+    perturbed:var=0.1
+    4.00e-02 [3.6e-02, 4.4e-02]
+    degrades markedly at high SNR [ViterbiNet] |
+    """
     snrs = sorted({p.x for pts in curve_map.values() for p in pts}
                   if snrs is None else snrs)
     head = ["detector", "CSI"] + [f"{s:g} dB" for s in snrs] + \
@@ -199,6 +244,12 @@ def check_claims(curve_map, ratio_perfect=1.5, ratio_uncertain=10.0,
     ------
     : list of dict ``claim, ok, consistent, ratio, detail`` (``ok`` and
       ``consistent`` None when a curve is missing)
+
+    Example
+    -------
+    >>> claims = check_claims({})
+    >>> len(claims), claims[0]["claim"], claims[0]["ok"]
+    (10, 'BCJRNet within 1.5x of BCJR, perfect CSI, 6 dB', None)
     """
     out = []
     for name in ("bcjrnet", "viterbinet"):

@@ -12,8 +12,8 @@ different label, hence different pilots, initial weights and test data.
 import re
 from dataclasses import dataclass
 
-from .aggregate import average_rows, monotone_within_ci
-from .config import parse_config
+from ..aggregate import average_rows, monotone_within_ci
+from ..config import parse_config
 
 __all__ = ["StudySpec", "study_config", "parse_label", "study_curves",
            "plot_study", "markdown_table"]
@@ -61,13 +61,28 @@ class StudySpec:
 
     @classmethod
     def quick(cls):
-        """A study that runs in a few minutes: 3 sizes, 2 seeds, 10 dB."""
+        """A study that runs in a few minutes: 3 sizes, 2 seeds, 10 dB.
+
+        Example
+        -------
+        >>> StudySpec.quick().sizes, StudySpec.quick().seeds
+        ((200, 1000, 5000), 2)
+        """
         return cls(sizes=(200, 1000, 5000), seeds=2, snr_db=(10.0,),
                    max_symbols=200_000)
 
 
 def study_config(spec=StudySpec(), name="training-size"):
-    """The study as a validated :class:`rxsim.config.SweepConfig`."""
+    """The study as a validated :class:`rxsim.config.SweepConfig`.
+
+    Example
+    -------
+    >>> cfg = study_config(StudySpec(sizes=(200, 1000), seeds=1,
+    ...                              detectors=("bcjrnet",),
+    ...                              csi=("perfect",)))
+    >>> [d.label for d in cfg.detectors]
+    ['bcjr', 'bcjrnet n=200 #0', 'bcjrnet n=1000 #0']
+    """
     detectors = []
     for csi in spec.csi:
         detectors.append({"name": "bcjr", "csi": csi})
@@ -95,8 +110,16 @@ def study_config(spec=StudySpec(), name="training-size"):
 
 
 def parse_label(label):
-    """``"bcjrnet n=500 #1 (perturbed:var=0.1)"`` -> ``("bcjrnet", 500,
-    1)``; ``None`` for the references."""
+    """``(name, training size, training seed)`` of a study label;
+    ``None`` for the references.
+
+    Example
+    -------
+    >>> parse_label("bcjrnet n=500 #1 (perturbed:var=0.1)")
+    ('bcjrnet', 500, 1)
+    >>> parse_label("bcjr (perturbed:var=0.1)") is None
+    True
+    """
     m = _LABEL.match(label)
     return None if m is None else (m["name"], int(m["n"]), int(m["r"]))
 
@@ -104,7 +127,20 @@ def parse_label(label):
 def study_curves(rows, confidence=0.95):
     """Curves over training size: ``(name, csi, snr) -> [CurvePoint]``
     averaged over training seeds, and the references ``(csi, snr) ->
-    CurvePoint`` (BCJR)."""
+    CurvePoint`` (BCJR).
+
+    Example
+    -------
+    >>> rows = [dict(detector=f"bcjrnet n=500 #{r}", csi="perfect",
+    ...              snr_db=6.0, errors=e, symbols=1000)
+    ...         for r, e in enumerate((10, 30))]
+    >>> rows.append(dict(detector="bcjr", csi="perfect", snr_db=6.0,
+    ...                  errors=4, symbols=1000))
+    >>> curves, refs = study_curves(rows)
+    >>> (p,) = curves[("bcjrnet", "perfect", 6.0)]
+    >>> p.x, p.rate, p.spread, refs[("perfect", 6.0)].rate
+    (500.0, 0.02, (0.01, 0.03), 0.004)
+    """
     learned = [r for r in rows if parse_label(r["detector"])]
     curves = average_rows(
         learned, key=lambda r: (parse_label(r["detector"])[0], r["csi"],
@@ -129,7 +165,7 @@ def plot_study(curves, refs, path, formats=("png", "pdf")):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import save_figure
+    from ..plots import save_figure
 
     snrs = sorted({k[2] for k in curves})
     csis = sorted({k[1] for k in curves}, key=lambda c: c != "perfect")
