@@ -1,6 +1,8 @@
-"""Channels: ISI/AWGN with tap profiles (and, later, Poisson, time-varying,
-CSI models). Note: this top-level package shares its import name with
-Django Channels; do not install both in one environment."""
+"""Channels: ISI/AWGN with tap profiles, the Poisson channel, time-varying
+taps and the CSI models (the taps a receiver believes). They import only
+:mod:`signals`, never :mod:`detectors` or :mod:`rxsim`. Note: this
+top-level package shares its import name with Django Channels; do not
+install both in one environment."""
 
 from .csi import (CSISpec, estimate_taps_from_pilots, estimate_taps_ls,
                   parse_csi, perturb_taps_additive, perturb_taps_multiplicative)

@@ -24,6 +24,14 @@ class TapChannel(Block):
     precision : None | "single" | "double"
 
     Subclasses may override ``_as_taps`` (dtype rules of their taps).
+
+    Example
+    -------
+    >>> from channels import ISIChannel
+    >>> from channels.base import TapChannel
+    >>> ch = ISIChannel([[1.0, 0.5], [0.8, 0.2]])   # taps per frame
+    >>> isinstance(ch, TapChannel), ch.memory, ch.taps.shape
+    (True, 2, TensorShape([2, 2]))
     """
 
     def __init__(self, taps, constellation=None, precision=None, **kwargs):

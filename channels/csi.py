@@ -25,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config
 
-from signals.checks import (as_taps, check_noise_variance,
-                              check_received, is_eager)
+from signals.checks import (as_taps, check_int, check_noise_variance,
+                            check_received, is_eager)
 from signals.constellations import constellation_points, make_constellation
+from signals.seeds import stateless_seed
 
 from .isi import convolve_with_preamble
 from .noise import gaussian_noise
@@ -40,15 +41,7 @@ __all__ = ["perturb_taps_multiplicative", "perturb_taps_additive",
 # -- helpers ----------------------------------------------------------------
 
 def _as_seed(seed):
-    if seed is None:
-        return None
-    seed = tf.convert_to_tensor(seed)
-    if not seed.dtype.is_integer or seed.shape.rank != 1 or \
-            seed.shape[0] != 2:
-        raise ValueError("`seed` must be None or a stateless seed: an "
-                         f"integer tensor of shape [2], got {seed.dtype.name} "
-                         f"{seed.shape.as_list()}.")
-    return tf.cast(seed, tf.int32)
+    return None if seed is None else stateless_seed(seed)
 
 
 def _check_variance(var):
@@ -72,11 +65,12 @@ def _check_variance(var):
 def _check_count(value, name, minimum=1):
     if isinstance(value, tf.Tensor):
         return value                    # traced batch sizes: trust the caller
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got "
-                         f"{value!r}.")
-    return int(value)
+    return check_int(value, name, minimum)
+
+
+def _unit(dtype):
+    """Unit variance in the real dtype of ``dtype`` (keeps float64 exact)."""
+    return tf.ones([], dtype.real_dtype)
 
 
 def _batch_shape(taps, batch_size):
@@ -92,20 +86,6 @@ def _batch_shape(taps, batch_size):
         raise ValueError(f"`taps` has rows for {taps.shape[0]} frames but "
                          f"`batch_size` is {batch_size}.")
     return [batch_size]
-
-
-def _standard_normal(shape, dtype, seed):
-    """``N(0, 1)`` for real ``dtype``, ``CN(0, 1)`` for complex."""
-    real = dtype.real_dtype
-    parts = [2] if dtype.is_complex else [1]
-    full = parts + list(shape)
-    if seed is None:
-        n = config.tf_rng.normal(full, dtype=real)
-    else:
-        n = tf.random.stateless_normal(full, seed=seed, dtype=real)
-    if dtype.is_complex:
-        return tf.complex(n[0], n[1]) / tf.cast(math.sqrt(2.0), dtype)
-    return n[0]
 
 
 # -- perturbations ----------------------------------------------------------
@@ -134,11 +114,23 @@ def perturb_taps_multiplicative(taps, var=0.1, batch_size=None, seed=None):
     ------
     : [batch_size, L] (or the taps' shape if ``batch_size`` is None),
       the dtype of ``taps``
+
+    Example
+    -------
+    >>> from channels.csi import perturb_taps_multiplicative
+    >>> h = perturb_taps_multiplicative([1.0, 0.5], 0.1, batch_size=4,
+    ...                                 seed=[1, 2])
+    >>> h.shape, h.dtype.name             # one draw per frame
+    (TensorShape([4, 2]), 'float64')
+    >>> perturb_taps_multiplicative([1.0, 0.5], 0.0, batch_size=2).numpy()
+    array([[1. , 0.5],
+           [1. , 0.5]])
     """
     taps = as_taps(taps)
     var = _check_variance(var)
     shape = _batch_shape(taps, batch_size) + [taps.shape[-1]]
-    n = _standard_normal(shape, taps.dtype, _as_seed(seed))
+    n = gaussian_noise(shape, _unit(taps.dtype), taps.dtype,
+                       _as_seed(seed))
     scale = tf.cast(tf.sqrt(tf.cast(var, taps.dtype.real_dtype)), taps.dtype)
     return taps * (1 + scale * n)
 
@@ -177,6 +169,16 @@ def perturb_taps_additive(taps, var=0.1, num_symbols=None, batch_size=None,
     Output
     ------
     : see the table; the dtype of ``taps``
+
+    Example
+    -------
+    >>> from channels.csi import perturb_taps_additive
+    >>> perturb_taps_additive([1.0, 0.5], 0.01, batch_size=4,
+    ...                       seed=[1, 2]).shape
+    TensorShape([4, 2])
+    >>> perturb_taps_additive([1.0, 0.5], 0.01, num_symbols=10,
+    ...                       batch_size=4, seed=[1, 2]).shape
+    TensorShape([4, 10, 2])
     """
     taps = as_taps(taps)
     var = _check_variance(var)
@@ -186,8 +188,8 @@ def perturb_taps_additive(taps, var=0.1, num_symbols=None, batch_size=None,
         per_symbol = [_check_count(num_symbols, "num_symbols")]
         if taps.shape.rank == 2:
             taps = taps[:, None, :]                 # [B, 1, L]
-    n = _standard_normal(batch + per_symbol + [taps.shape[-1]], taps.dtype,
-                         _as_seed(seed))
+    n = gaussian_noise(batch + per_symbol + [taps.shape[-1]],
+                       _unit(taps.dtype), taps.dtype, _as_seed(seed))
     scale = tf.cast(tf.sqrt(tf.cast(var, taps.dtype.real_dtype)), taps.dtype)
     return taps + scale * n
 
@@ -218,6 +220,16 @@ def estimate_taps_ls(y_pilots, x_pilots, memory, preamble_point=1.0):
     Output
     ------
     : [batch, L], the dtype of ``y_pilots`` (complex if either input is)
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from channels import ISIChannel
+    >>> from channels.csi import estimate_taps_ls
+    >>> x = np.array([1.0, -1.0, -1.0, 1.0, 1.0, -1.0])
+    >>> y = ISIChannel([0.9, 0.4], precision="double")(x[None], 0.0)
+    >>> np.round(estimate_taps_ls(y, x, 2).numpy(), 12)   # noiseless: exact
+    array([[0.9, 0.4]])
     """
     L = _check_count(memory, "memory")
     y = tf.convert_to_tensor(y_pilots)
@@ -301,6 +313,17 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
     ------
     : [batch_size, L]; float64/complex128 for float64/complex128 taps,
       else single precision
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from channels.csi import estimate_taps_from_pilots
+    >>> h = estimate_taps_from_pilots([1.0, 0.5], 0.01, 64, batch_size=3,
+    ...                               seed=[1, 2])
+    >>> h.shape, h.dtype.name
+    (TensorShape([3, 2]), 'float64')
+    >>> bool(np.all(np.abs(h.numpy() - [1.0, 0.5]) < 0.1))
+    True
     """
     taps = as_taps(taps)
     num_pilots = _check_count(num_pilots, "num_pilots")
@@ -369,6 +392,19 @@ class CSISpec:
         ``perturbed``: ``var`` (float >= 0), ``mode`` ("multiplicative" or
         "additive"); ``estimated``: ``pilots`` (int >= 1); ``perfect``:
         none.
+
+    Example
+    -------
+    >>> from channels.csi import parse_csi
+    >>> spec = parse_csi("perturbed:var=0.1")
+    >>> spec.kind, dict(spec.params)
+    ('perturbed', {'var': 0.1, 'mode': 'multiplicative'})
+    >>> str(spec)
+    'perturbed:var=0.1'
+    >>> spec.believed_taps([1.0, 0.5], 0.1, 3, seed=[1, 2]).shape
+    TensorShape([3, 2])
+    >>> parse_csi("perfect").believed_taps([1.0, 0.5], 0.1, 3).numpy()
+    array([1. , 0.5])
     """
 
     kind: str
@@ -438,6 +474,18 @@ def parse_csi(spec):
 
     A :class:`CSISpec` is returned as is. Raises ``ValueError`` listing the
     allowed forms for anything else.
+
+    Example
+    -------
+    >>> from channels.csi import parse_csi
+    >>> parse_csi("estimated:pilots=64").params["pilots"]
+    64
+    >>> parse_csi("perturbed:var=0.1,mode=additive").params["mode"]
+    'additive'
+    >>> parse_csi("perturbed")
+    Traceback (most recent call last):
+    ...
+    ValueError: Bad CSI spec 'perturbed': ...
     """
     if isinstance(spec, CSISpec):
         return spec

@@ -19,6 +19,14 @@ def convolve_with_preamble(x, taps, preamble_point):
     Output
     ------
     : [batch, T], noiseless received samples
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> from channels import convolve_with_preamble
+    >>> x = tf.constant([[1.0, -1.0]])
+    >>> convolve_with_preamble(x, tf.constant([1.0, 0.5]), 1.0).numpy()
+    array([[ 1.5, -0.5]], dtype=float32)
     """
     taps = taps[None] if taps.shape.rank == 1 else taps
     L = taps.shape[-1]
@@ -62,6 +70,23 @@ class ISIChannel(TapChannel):
     ------
     y : [batch, T], same dtype family as ``x`` (complex if ``x`` or the
         taps are complex)
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from channels import ISIChannel
+    >>> ch = ISIChannel([1.0, 0.5])
+    >>> ch(np.array([[1.0, -1.0, -1.0]]), 0.0).numpy()   # preamble +1
+    array([[ 1.5, -0.5, -1.5]], dtype=float32)
+    >>> y = ch(np.ones((2, 100)), 0.1, seed=[1, 2])       # N(0, 0.1) noise
+    >>> y.shape, y.dtype.name
+    (TensorShape([2, 100]), 'float32')
+    >>> ch(np.ones((2, 3)), 0.0, taps=[[1.0, 0.0], [0.5, 0.5]]).numpy()
+    array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
+    >>> qpsk = ISIChannel([1.0, 0.5j], constellation="qpsk")
+    >>> qpsk(np.ones((2, 4), np.complex64), 0.1, seed=[1, 2]).dtype.name
+    'complex64'
     """
 
     def call(self, x, no, taps=None, seed=None):

@@ -21,7 +21,7 @@ class PoissonChannel(TapChannel):
     h[l] x[k-l] + 1``, independent over ``k`` given ``x``, where the L-1
     symbols before the frame are the preamble (constellation index 0:
     "off" for on-off keying) and ``1`` is the dark-current rate
-    (``detectors.poisson.DARK_RATE``).
+    (``signals.models.DARK_RATE``).
 
     **Noise-variance convention.** Like every rxsim channel it is called
     with ``no``; for the Poisson channel ``no = 1 / rho``, so that an SNR
@@ -64,6 +64,18 @@ class PoissonChannel(TapChannel):
     ------
     y : [batch, T], tf.float
         Counts (non-negative integers stored as floats).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from channels import PoissonChannel
+    >>> ch = PoissonChannel([1.0, 0.5])          # on-off keying
+    >>> y = ch(np.array([[1.0, 0.0, 1.0, 1.0]]), 0.01, seed=[3, 4])
+    >>> y.shape, bool(np.all(y.numpy() == np.round(y.numpy())))
+    (TensorShape([1, 4]), True)
+    >>> dark = ch(np.zeros((100, 100)), 0.01, seed=[5, 6]).numpy()
+    >>> bool(abs(dark.mean() - 1.0) < 0.05)      # "off": the dark rate
+    True
     """
 
     def __init__(self, taps, constellation="ook", precision=None, **kwargs):

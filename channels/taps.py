@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from signals.checks import check_int
+
 __all__ = ["exponential_taps"]
 
 
@@ -24,10 +26,16 @@ def exponential_taps(L, gamma, normalize=False):
     Output
     ------
     : [L], np.float64
+
+    Example
+    -------
+    >>> from channels import exponential_taps
+    >>> exponential_taps(3, 0.5)
+    array([1.        , 0.60653066, 0.36787944])
+    >>> exponential_taps(2, 0.0, normalize=True)
+    array([0.70710678, 0.70710678])
     """
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-        raise ValueError(f"`L` (number of taps) must be an integer >= 1, "
-                         f"got {L!r}.")
+    L = check_int(L, "L")
     gamma = float(gamma)
     if not np.isfinite(gamma) or gamma < 0:
         raise ValueError(f"`gamma` must be finite and >= 0, got {gamma}.")

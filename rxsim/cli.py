@@ -1,11 +1,28 @@
 """The ``rxsim`` command line: sweep, plot, export, status, detectors."""
 
+import logging
+import os
 import sys
 from pathlib import Path
 
 import typer
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The ``rxsim`` program: TensorFlow's native start-up lines are
+    filtered out of stderr (:mod:`rxsim.native_log`) unless ``--verbose``
+    is given. The filter starts here, before any command imports
+    TensorFlow; commands invoked in-process (``typer.testing.CliRunner``)
+    leave the caller's file descriptors alone."""
+
+    def __call__(self, *args, **kwargs):
+        if "--verbose" not in sys.argv[1:]:
+            from .native_log import filter_native_log
+            filter_native_log()
+        return super().__call__(*args, **kwargs)
+
+
+app = _App(
     add_completion=False, no_args_is_help=True,
     help="rxsim: Monte Carlo SER sweeps of detectors over ISI channels.\n\n"
          "Typical use: `rxsim sweep configs/quick.toml` (simulate, store "
@@ -18,40 +35,76 @@ def _fail(message):
     raise typer.Exit(code=2)
 
 
+def _columns(head, cells, right):
+    """Lines of a table whose columns are as wide as their widest cell:
+    labels such as ``isi:taps=[1,0.5,0.25,0.125]`` are never cut."""
+    widths = [max(len(h), *(len(c[i]) for c in cells))
+              for i, h in enumerate(head)]
+
+    def line(values):
+        return " ".join(v.rjust(w) if r else v.ljust(w)
+                        for v, w, r in zip(values, widths, right)).rstrip()
+
+    top = line(head)
+    return [top, "-" * len(top), *(line(c) for c in cells)]
+
+
+def _rate(value):
+    return "-" if value is None else f"{value:.3e}"
+
+
 def format_table(rows):
     """A plain-text SER table of results rows (SER, BER and BLER with the
-    BLER interval when a row is a coded point)."""
+    BLER interval when a row is a coded point); columns are as wide as
+    their longest entry.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :meth:`rxsim.ResultsStore.points`.
+
+    Output
+    ------
+    : str
+
+    Example
+    -------
+    >>> from rxsim.cli import format_table
+    >>> print(format_table([dict(
+    ...     detector="bcjr", csi="perfect",
+    ...     channel="isi:taps=[1,0.5,0.25,0.125]", snr_db=4.0, errors=62,
+    ...     symbols=1000, ser=0.062, ser_lo=0.0484, ser_hi=0.0791)]))
+    detector csi     channel                     SNR errors symbols       SER CI (Wilson)
+    -------------------------------------------------------------------------------------
+    bcjr     perfect isi:taps=[1,0.5,0.25,0.125] 4.0     62    1000 6.200e-02 [4.84e-02, 7.91e-02]
+    """
     if any(r.get("bler") is not None for r in rows):
         return _format_coded_table(rows)
-    head = (f"{'detector':<24} {'csi':<20} {'channel':<24} {'SNR':>6} "
-            f"{'errors':>8} {'symbols':>10} {'SER':>10}  CI ({'Wilson'})")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(
-            f"{r['detector']:<24.24} {r['csi']:<20.20} {r['channel']:<24.24} "
-            f"{r['snr_db']:>6.1f} {r['errors']:>8d} {r['symbols']:>10d} "
-            f"{r['ser']:>10.3e}  [{r['ser_lo']:.2e}, {r['ser_hi']:.2e}]")
-    return "\n".join(lines)
+    head = ("detector", "csi", "channel", "SNR", "errors", "symbols", "SER",
+            "CI (Wilson)")
+    cells = [(r["detector"], r["csi"], r["channel"], f"{r['snr_db']:.1f}",
+              str(r["errors"]), str(r["symbols"]), f"{r['ser']:.3e}",
+              f"[{r['ser_lo']:.2e}, {r['ser_hi']:.2e}]") for r in rows]
+    right = (False, False, False, True, True, True, True, False)
+    return "\n".join(_columns(head, cells, right))
 
 
 def _format_coded_table(rows):
-    def rate(v):
-        return f"{'-':>10}" if v is None else f"{v:>10.3e}"
-
-    head = (f"{'detector':<24} {'csi':<20} {'channel':<24} {'SNR':>6} "
-            f"{'SER':>10} {'BER':>10} {'blk err':>8} {'blocks':>8} "
-            f"{'BLER':>10}  CI (Wilson)")
-    lines = [head, "-" * len(head)]
+    head = ("detector", "csi", "channel", "SNR", "SER", "BER", "blk err",
+            "blocks", "BLER", "CI (Wilson)")
+    cells = []
     for r in rows:
-        blocks = "-" if r.get("blocks") is None else r["blocks"]
+        blocks = "-" if r.get("blocks") is None else str(r["blocks"])
         block_errors = ("-" if r.get("block_errors") is None
-                        else r["block_errors"])
+                        else str(r["block_errors"]))
         ci = ("" if r.get("bler") is None else
               f"[{r['bler_lo']:.2e}, {r['bler_hi']:.2e}]")
-        lines.append(
-            f"{r['detector']:<24.24} {r['csi']:<20.20} {r['channel']:<24.24} "
-            f"{r['snr_db']:>6.1f} {r['ser']:>10.3e} {rate(r['ber'])} "
-            f"{block_errors:>8} {blocks:>8} {rate(r.get('bler'))}  {ci}")
+        cells.append((r["detector"], r["csi"], r["channel"],
+                       f"{r['snr_db']:.1f}", _rate(r["ser"]),
+                       _rate(r["ber"]), block_errors, blocks,
+                       _rate(r.get("bler")), ci))
+    right = (False, False, False, True, True, True, True, True, True, False)
+    lines = _columns(head, cells, right)
     lines.append("(SER: uncoded symbol decisions; BER: information bits "
                  "after decoding)")
     return "\n".join(lines)
@@ -76,6 +129,17 @@ _METRIC_HELP = ("Plotted metric(s): ser, ber, bler, comma-separated for "
                 "experiments, ser otherwise]")
 
 
+def _log_levels(verbose):
+    """TensorFlow's own log output: errors only by default (its Python
+    "retracing" warnings of learned detectors included); everything down
+    to its C++ INFO lines with ``--verbose``."""
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        logging.getLogger("tensorflow").setLevel(logging.INFO)
+    else:
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
 def _default_db(cfg):
     return Path("results") / f"{cfg.name}.sqlite"
 
@@ -94,6 +158,10 @@ def sweep(
     metric: str = typer.Option(None, help=_METRIC_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No progress bars"),
+    verbose: bool = typer.Option(False, "--verbose",
+                                 help="Show TensorFlow's log lines "
+                                 "(C++ start-up and XLA lines, Python "
+                                 "warnings such as retracing)"),
     backend: str = typer.Option("local", help="Where points run: 'local' "
                                 "(this process, one after another) or "
                                 "'ray' (one Ray task per point; needs "
@@ -111,6 +179,7 @@ def sweep(
     Each (channel, detector, CSI, SNR) point runs until target_errors or
     max_symbols and is committed to the database, so rerunning a killed
     sweep continues it."""
+    _log_levels(verbose)
     from tqdm.auto import tqdm
 
     from .config import ConfigError, load_config

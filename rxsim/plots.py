@@ -76,6 +76,15 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
     Output
     ------
     : list of Path, the files written
+
+    Example
+    -------
+    >>> from rxsim.plots import plot_ser
+    >>> rows = [dict(channel="isi:L=2,gamma=0.5", detector="bcjr",
+    ...              csi="perfect", snr_db=snr, ser=p, ser_lo=p / 2,
+    ...              ser_hi=2 * p) for snr, p in ((0, 0.1), (4, 0.01))]
+    >>> [f.name for f in plot_ser(rows, "fig.png", formats=("png",))]
+    ['fig.png']
     """
     if not rows:
         raise ValueError("no results to plot: the database has no finished "

@@ -22,11 +22,14 @@ Z = 4.0
 ALPHA = 1e-4
 
 
-def chi2_ratio_ok(ratio, dof):
-    """``ratio`` = sample variance / true variance with ``dof`` samples."""
-    lo = stats.chi2.ppf(ALPHA / 2, dof) / dof
-    hi = stats.chi2.ppf(1 - ALPHA / 2, dof) / dof
-    return lo < ratio < hi
+@pytest.fixture
+def chi2_ratio_ok(chi2_bounds):
+    """``ok(ratio, dof)``: ``ratio`` = sample variance / true variance of
+    ``dof`` draws lies in its 1 - ALPHA interval."""
+    def ok(ratio, dof):
+        lo, hi = chi2_bounds(dof, ALPHA)
+        return lo < ratio < hi
+    return ok
 
 
 def numpy_isi(x, taps, preamble):
@@ -104,7 +107,7 @@ def test_convolve_with_preamble_matches_numpy():
         numpy_isi(x.numpy(), taps.numpy(), -1.0), atol=1e-15)
 
 
-def test_real_noise_statistics():
+def test_real_noise_statistics(chi2_ratio_ok):
     no, batch, T = 0.3, 200, 1000
     x = np.ones((batch, T))
     ch = ISIChannel(np.array([1.0, 0.5]), precision="double")
@@ -114,7 +117,7 @@ def test_real_noise_statistics():
     assert chi2_ratio_ok(np.mean(w ** 2) / no, n)
 
 
-def test_complex_noise_statistics():
+def test_complex_noise_statistics(chi2_ratio_ok):
     no, batch, T = 0.8, 200, 1000
     x = np.full((batch, T), 1 + 0j)
     ch = ISIChannel(np.array([1.0]), constellation="qpsk",
@@ -128,7 +131,7 @@ def test_complex_noise_statistics():
     assert abs(np.mean(w.real * w.imag)) < Z * (no / 2) / np.sqrt(n)
 
 
-def test_per_frame_noise_variance():
+def test_per_frame_noise_variance(chi2_ratio_ok):
     no = np.array([0.01, 1.0, 4.0])
     x = np.zeros((3, 20000))
     w = ISIChannel(np.array([1.0]), precision="double")(x, no,
@@ -351,13 +354,34 @@ def test_link_seeds_and_soft_output():
     assert np.any(s.numpy() != s3.numpy())
 
 
-def test_link_with_imperfect_csi_runs():
-    for text in ("perturbed:var=0.1", "estimated:pilots=16"):
-        link = make_link(taps=(1.0, 0.5), csi=parse_csi(text))
-        s, s_hat = link(4, 0.1, seed=[1, 2])
-        assert s.shape == s_hat.shape == (4, 100)
-        again = link(4, 0.1, seed=[1, 2])[1]
-        np.testing.assert_array_equal(s_hat.numpy(), again.numpy())
+@pytest.mark.parametrize("text", ["perturbed:var=0.1",
+                                  "estimated:pilots=16"])
+def test_link_hands_believed_taps_to_the_detector(text):
+    """With a CSI case the link's detector sees the believed taps of that
+    case, drawn per frame from the batch seed: its soft output equals the
+    detector's at those taps, and differs from the perfect-CSI link's on
+    the very same frames (a link that ignores ``csi`` fails here)."""
+    taps, no, batch, seed = np.array([1.0, 0.5]), 0.1, 4, tf.constant([1, 2])
+    csi = parse_csi(text)
+    link = make_link(taps=taps, csi=csi, return_soft=True)
+    s, s_hat, lp = link(batch, no, seed=seed)
+    s0, _, lp0 = make_link(taps=taps, return_soft=True)(batch, no, seed=seed)
+    np.testing.assert_array_equal(s.numpy(), s0.numpy())    # same frames
+    tx_seed, ch_seed, csi_seed = Link.split_seed(seed)
+    x = link.transmitter(batch, 100, seed=tx_seed)[1]
+    y = link.channel(x, no, seed=ch_seed)
+    believed = csi.believed_taps(link.channel.taps, no, batch,
+                                 seed=csi_seed,
+                                 constellation=link.transmitter.constellation)
+    assert believed.shape == (batch, 2)
+    # one draw per frame, none of them the true taps
+    assert np.all(np.abs(believed.numpy() - taps).max(axis=1) > 1e-3)
+    assert np.unique(believed.numpy()[:, 0]).size == batch
+    want = link.detector(y, no, taps=believed).numpy()
+    np.testing.assert_allclose(lp.numpy(), want, rtol=1e-5, atol=1e-5)
+    assert np.abs(lp.numpy() - lp0.numpy()).max() > 1e-2
+    np.testing.assert_array_equal(link(batch, no, seed=seed)[1].numpy(),
+                                  s_hat.numpy())
 
 
 def test_link_errors():

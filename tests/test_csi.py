@@ -8,7 +8,6 @@ variances; all draws are seeded.
 import numpy as np
 import pytest
 import tensorflow as tf
-from scipy import stats
 from sionna.phy import config
 
 from channels.csi import (CSISpec, estimate_taps_from_pilots,
@@ -21,25 +20,23 @@ H = np.array([1.0, -0.5, 0.25])
 HC = np.array([1.0, 0.5j, -0.3 + 0.2j])
 
 
-def chi2_bounds(dof):
-    """Two-sided 1 - ALPHA interval of a chi-square(dof) / dof."""
-    return (stats.chi2.ppf(ALPHA / 2, dof) / dof,
-            stats.chi2.ppf(1 - ALPHA / 2, dof) / dof)
-
-
-def check_mean_and_variance(draws, mean, var):
-    """draws [n, L] (real) against per-tap mean and variance."""
-    n = draws.shape[0]
-    err = draws - mean
-    assert np.all(np.abs(err.mean(0)) < Z * np.sqrt(var / n))
-    lo, hi = chi2_bounds(n)
-    ratio = np.mean(err ** 2, axis=0) / var
-    assert np.all((lo < ratio) & (ratio < hi)), ratio
+@pytest.fixture
+def check_mean_and_variance(chi2_bounds):
+    """``check(draws, mean, var)``: draws [n, L] (real) against per-tap
+    mean (Z standard errors) and variance (1 - ALPHA chi-square)."""
+    def check(draws, mean, var):
+        n = draws.shape[0]
+        err = draws - mean
+        assert np.all(np.abs(err.mean(0)) < Z * np.sqrt(var / n))
+        lo, hi = chi2_bounds(n, ALPHA)
+        ratio = np.mean(err ** 2, axis=0) / var
+        assert np.all((lo < ratio) & (ratio < hi)), ratio
+    return check
 
 
 # -- perturbations ----------------------------------------------------------
 
-def test_multiplicative_statistics_real():
+def test_multiplicative_statistics_real(check_mean_and_variance):
     var, n = 0.1, 20000
     d = perturb_taps_multiplicative(H, var, batch_size=n, seed=[1, 2])
     assert d.shape == (n, 3) and d.dtype == tf.float64
@@ -49,7 +46,7 @@ def test_multiplicative_statistics_real():
     assert abs(r) < Z / np.sqrt(n)
 
 
-def test_multiplicative_statistics_complex():
+def test_multiplicative_statistics_complex(check_mean_and_variance):
     var, n = 0.2, 20000
     d = perturb_taps_multiplicative(HC, var, batch_size=n, seed=[3, 4])
     assert d.dtype == tf.complex128
@@ -61,7 +58,7 @@ def test_multiplicative_statistics_complex():
                   < Z * (var / 2) / np.sqrt(n))
 
 
-def test_additive_statistics_per_frame_and_per_symbol():
+def test_additive_statistics_per_frame_and_per_symbol(check_mean_and_variance):
     var = 0.05
     d = perturb_taps_additive(H, var, batch_size=20000, seed=[5, 6])
     assert d.shape == (20000, 3)
@@ -76,7 +73,7 @@ def test_additive_statistics_per_frame_and_per_symbol():
     assert abs(r) < Z / np.sqrt(e[:, :-1, 0].size)
 
 
-def test_additive_complex_is_circular():
+def test_additive_complex_is_circular(check_mean_and_variance):
     var = 0.3
     d = perturb_taps_additive(HC, var, batch_size=20000, seed=[9, 9]).numpy()
     check_mean_and_variance(d.real, HC.real, var / 2)
@@ -193,7 +190,7 @@ def test_ls_rank_deficient_pilots_give_minimum_norm():
     np.testing.assert_allclose(est, ref, atol=1e-10)
 
 
-def test_ls_unbiased_with_closed_form_error_covariance():
+def test_ls_unbiased_with_closed_form_error_covariance(chi2_bounds):
     # Fixed pilots, many noise draws: h_hat - h ~ N(0, no (X^T X)^{-1}).
     rng = np.random.default_rng(3)
     L, N, no, n = 3, 12, 0.4, 20000
@@ -206,7 +203,7 @@ def test_ls_unbiased_with_closed_form_error_covariance():
     assert np.all(np.abs(err.mean(0)) < Z * se)
     # Whitened errors are i.i.d. N(0, 1): sum of squares ~ chi2(n L).
     white = err @ np.linalg.cholesky(X.T @ X) / np.sqrt(no)
-    lo, hi = chi2_bounds(n * L)
+    lo, hi = chi2_bounds(n * L, ALPHA)
     assert lo < np.mean(white ** 2) < hi
     # ... and the MSE is no * trace((X^T X)^{-1}).
     mse = np.sum(err ** 2, axis=1)
