@@ -34,7 +34,7 @@ class TapChannel(Block):
     (True, 2, TensorShape([2, 2]))
     """
 
-    def __init__(self, taps, constellation=None, precision=None, **kwargs):
+    def __init__(self, taps, *, constellation=None, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         self._taps = self._as_taps(taps)
         self._constellation = make_constellation(constellation)

@@ -78,7 +78,8 @@ class PoissonChannel(TapChannel):
     True
     """
 
-    def __init__(self, taps, constellation="ook", precision=None, **kwargs):
+    def __init__(self, taps, *, constellation="ook", precision=None,
+                 **kwargs):
         super().__init__(taps, constellation=constellation,
                          precision=precision, **kwargs)
         if not is_real(self._constellation):

@@ -60,8 +60,14 @@ class LearnedDetector(Detector):
 
     Example
     -------
-    See the module docstring (:mod:`detectors.learned`): fit, save, and
-    ``LearnedDetector.load`` of any learned detector.
+    The module docstring (:mod:`detectors.learned`) fits, saves and loads
+    one. Untrained, a learned detector refuses to detect:
+
+    >>> from detectors import ViterbiNet
+    >>> ViterbiNet(2)([[0.5, -0.5]], 0.1)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: ViterbiNet is not trained: call fit(y, s) on pilots or load a checkpoint.
     """
 
     _registry = {}

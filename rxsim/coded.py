@@ -66,6 +66,7 @@ from sionna.phy.mapping import SymbolLogits2LLRs
 from detectors.compiled import compiled
 from signals.checks import check_int
 from signals.constellations import constellation_points
+from signals.seeds import is_int
 
 from .counts import CountStages, symbol_counts
 from .link import Link
@@ -86,11 +87,6 @@ DEFAULT_NUM_ITER = 20
 INTERLEAVER_SEED = 0x7278
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(
-        value, (bool, np.bool_))
-
-
 def code_problems(k, n, bits_per_symbol=None):
     """Problems (list of str) with a 5G LDPC code ``(k, n)`` carried by
     symbols of ``bits_per_symbol`` bits; empty when it is usable.
@@ -101,7 +97,7 @@ def code_problems(k, n, bits_per_symbol=None):
     """
     problems = []
     for name, value in (("k", k), ("n", n)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             problems.append(f"{name} must be an integer >= 1, got {value!r}")
     if problems:
         return problems
@@ -266,7 +262,7 @@ class CodedLink(Block):
         bps = int(transmitter.bits_per_symbol)
         problems = code_problems(k, n, bps)
         if problems:
-            bad_type = any(not _is_int(v) for v in (k, n))
+            bad_type = any(not is_int(v) for v in (k, n))
             raise (TypeError if bad_type else ValueError)(
                 "CodedLink: " + "; ".join(problems) + ".")
         if output not in OUTPUTS:

@@ -46,7 +46,7 @@ import tensorflow as tf
 
 from detectors.compiled import compiled_for
 from signals.checks import check_int
-from signals.seeds import check_seed, seed_words
+from signals.seeds import check_seed, is_int, seed_words
 
 from .counts import COUNTERS, REQUIRED
 from .stats import (clopper_pearson_interval, design_effect,
@@ -102,8 +102,7 @@ def point_seed(sweep_seed: int, *key_parts) -> int:
     ------
     : int in ``[0, 2**62)``
     """
-    if isinstance(sweep_seed, (bool, np.bool_)) or not isinstance(
-            sweep_seed, numbers.Integral):
+    if not is_int(sweep_seed):
         raise TypeError("`sweep_seed` must be an int, got "
                         f"{type(sweep_seed).__name__}.")
     parts = [int(sweep_seed)] + [

@@ -359,6 +359,7 @@ class ResultsStore:
             stored (and ``replace`` is False).
         """
         key = _as_key(key)
+        # stdlib only: the store opens without loading TensorFlow
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise TypeError(f"`seed` must be an int, got "
                             f"{type(seed).__name__}.")

@@ -31,9 +31,20 @@ class Transmitter(Block):
         Symbol indices.
     x : [batch_size, num_symbols], tf.float or tf.complex
         The points ``constellation.points[s]``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from rxsim import Transmitter
+    >>> tx = Transmitter("qpsk")
+    >>> s, x = tx(2, 5, seed=[1, 2])          # the same seed, the same frames
+    >>> s.shape, x.dtype.name
+    (TensorShape([2, 5]), 'complex64')
+    >>> bool(np.all(x.numpy() == tx.constellation.points.numpy()[s.numpy()]))
+    True
     """
 
-    def __init__(self, constellation=None, precision=None, **kwargs):
+    def __init__(self, constellation=None, *, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         self._constellation = make_constellation(constellation,
                                                  precision=precision)

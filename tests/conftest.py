@@ -1,6 +1,8 @@
 """Shared test settings and the helpers several test files use."""
 
+import importlib.util
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -34,3 +36,28 @@ def count_errors():
         hard = out.argmax(-1) if out.ndim == np.ndim(s) + 1 else out
         return int(np.sum(hard != s))
     return count
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load(name) -> module``: a file of ``scripts/`` imported as a
+    module (scripts are not a package)."""
+    def load(name):
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
+
+
+@pytest.fixture(scope="session")
+def weights_of():
+    """``weights(det) -> list of arrays``: every variable a learned
+    detector checkpoints, as numpy arrays (to compare two models)."""
+    def weights(det):
+        return [np.array(v) for v in det._variables()]
+    return weights

@@ -99,3 +99,19 @@ def test_report_public_blocks_without_example():
     if missing_classes:
         pytest.xfail(f"{len(missing_classes)} public classes without an "
                      f"Example: {', '.join(missing_classes)}")
+
+
+def test_every_public_block_has_an_example():
+    """Every public ``sionna.phy.Block`` (detector, channel, link,
+    transmitter) shows its use in a ``>>>`` example that runs above."""
+    from sionna.phy import Block
+    missing = []
+    for name in MODULES:
+        if name in OPTIONAL:
+            continue
+        module = importlib.import_module(name)
+        for n, obj in _public_objects(module):
+            if inspect.isclass(obj) and issubclass(obj, Block) and \
+                    ">>>" not in (inspect.getdoc(obj) or ""):
+                missing.append(f"{name}.{n}")
+    assert not missing, f"public blocks without an Example: {missing}"

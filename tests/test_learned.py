@@ -40,10 +40,6 @@ NO = 10 ** (-SNR_DB / 10)
 BPSK = np.array([1.0, -1.0])
 
 
-def _weights(det):
-    return [np.array(v) for v in det._variables()]
-
-
 @pytest.fixture(scope="module")
 def pilots():
     return pilot_data(TAPS, SNR_DB, 5000, seed=1)
@@ -179,15 +175,15 @@ def test_complex_constellation_and_bit_llrs(trained, y_small):
 
 # -- training machinery ------------------------------------------------------
 
-def test_fit_history_and_reproducibility(pilots):
+def test_fit_history_and_reproducibility(pilots, weights_of):
     y, s = pilots
     a, b, c = (ViterbiNet(L) for _ in range(3))
     ha = a.fit(y, s, seed=3, epochs=30, verbose=False)
     b.fit(y, s, seed=3, epochs=30, verbose=False)
     c.fit(y, s, seed=4, epochs=30, verbose=False)
-    for wa, wb in zip(_weights(a), _weights(b)):
+    for wa, wb in zip(weights_of(a), weights_of(b)):
         np.testing.assert_array_equal(wa, wb)
-    assert not np.array_equal(_weights(a)[0], _weights(c)[0])
+    assert not np.array_equal(weights_of(a)[0], weights_of(c)[0])
     assert len(ha["loss"]) == len(ha["val_loss"]) == ha["epochs"] <= 30
     # Cross-entropy over 16 classes starts near log 16 and must drop.
     assert ha["loss"][0] > 2.0 and min(ha["val_loss"]) < ha["loss"][0] - 0.5
@@ -218,7 +214,8 @@ def test_early_stopping_and_callbacks(pilots):
     assert min(vl[h["best_epoch"]:]) >= vl[h["best_epoch"] - 1]
 
 
-def test_training_inside_a_callback_leaves_the_outer_run_alone(pilots):
+def test_training_inside_a_callback_leaves_the_outer_run_alone(
+        pilots, weights_of):
     """The compiled loop of an architecture is shared and holds the weights
     being trained: a callback that trains another model of the same
     architecture mid-run must not disturb the run it was called from
@@ -237,11 +234,11 @@ def test_training_inside_a_callback_leaves_the_outer_run_alone(pilots):
     outer.fit(y, s, seed=3, epochs=30, callbacks=[train_another],
               verbose=False)
     assert len(inner) == 1 and inner[0]["epochs"] == 5
-    for w1, w2 in zip(_weights(outer), _weights(plain)):
+    for w1, w2 in zip(weights_of(outer), weights_of(plain)):
         np.testing.assert_array_equal(w1, w2)
 
 
-def test_train_many_equals_individual_fits():
+def test_train_many_equals_individual_fits(weights_of):
     """K models trained as one stacked net get the weights each would get
     alone (same seeds, different data per model), up to summation order;
     trained one after the other they get exactly those weights."""
@@ -258,8 +255,8 @@ def test_train_many_equals_individual_fits():
         alone = ViterbiNet(L)
         h = alone.fit(y, s, seed=5 + k, epochs=40, verbose=False)
         assert hist[k]["epochs"] == h["epochs"]
-        for w1, w2, w3 in zip(_weights(stacked[k]), _weights(alone),
-                              _weights(one_by_one[k])):
+        for w1, w2, w3 in zip(weights_of(stacked[k]), weights_of(alone),
+                              weights_of(one_by_one[k])):
             np.testing.assert_allclose(w1, w2, rtol=1e-3, atol=1e-4)
             np.testing.assert_array_equal(w3, w2)
 
@@ -300,7 +297,7 @@ def test_bad_options_and_untrained_use(pilots):
         train_many([ViterbiNet(L), ViterbiNet(3)], [y, y], [s, s])
 
 
-def test_gmm_marginal(pilots, trained, y_small):
+def test_gmm_marginal(pilots, trained, y_small, weights_of):
     """``marginal="gmm"`` adds ``log p(y[k])`` of a class-labelled Gaussian
     mixture to every branch: the metrics differ from those of the same
     classifier without it by exactly the mixture log-density (computed
@@ -311,7 +308,7 @@ def test_gmm_marginal(pilots, trained, y_small):
     det = LearnedFactorGraph(L, marginal="gmm")
     det.fit(y, s, seed=0, verbose=False)
     plain = trained[1]                 # same data, seed and options
-    for w1, w2 in zip(_weights(det), _weights(plain)):
+    for w1, w2 in zip(weights_of(det), weights_of(plain)):
         np.testing.assert_array_equal(w1, w2)
     yt = y_small
     np.testing.assert_allclose(det(yt, NO).numpy(), plain(yt, NO).numpy(),
@@ -495,11 +492,11 @@ def test_deleted_detector_is_garbage_collected(pilots, y_small):
 
 # -- online adaptation -------------------------------------------------------
 
-def test_adapt(pilots, y_small):
+def test_adapt(pilots, y_small, weights_of):
     y, s = pilots
     det = ViterbiNet(L, hard_out=True)
     det.fit(y, s, seed=0, verbose=False)
-    before = _weights(det)
+    before = weights_of(det)
     got = {}
 
     def reject(yb, sb):
@@ -508,7 +505,7 @@ def test_adapt(pilots, y_small):
 
     assert det.adapt(y_small, check=reject) is None
     np.testing.assert_array_equal(got["s_hat"], det(y_small, NO).numpy())
-    for w0, w1 in zip(before, _weights(det)):
+    for w0, w1 in zip(before, weights_of(det)):
         np.testing.assert_array_equal(w0, w1)
     # The channel changes (taps reversed): the net trained on the old one
     # fails; retraining on one block of the new channel repairs it. On

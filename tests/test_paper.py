@@ -1,7 +1,6 @@
 """The reproduction of the published comparison: averaging, checks, the
 per-channel training mode, and scripts/reproduce.py end to end."""
 
-import importlib.util
 import json
 import math
 import pathlib
@@ -19,14 +18,6 @@ from rxsim.store import ResultsStore
 from rxsim.sweep import checkpoint_dir, run_sweep, sweep_points
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(
-        name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- averaging ----------------------------------------------------------------
@@ -282,10 +273,10 @@ epochs = 30
 """
 
 
-def test_reproduce_script_end_to_end_and_resume(tmp_path):
+def test_reproduce_script_end_to_end_and_resume(tmp_path, load_script):
     config = tmp_path / "mini.toml"
     config.write_text(TINY_PAPER)
-    reproduce = _script("reproduce")
+    reproduce = load_script("reproduce")
     args = ["--config", str(config), "--db", str(tmp_path / "m.sqlite"),
             "--out", str(tmp_path / "m"), "--reference-symbols", "4000",
             "-q"]
@@ -302,11 +293,11 @@ def test_reproduce_script_end_to_end_and_resume(tmp_path):
     assert (summary["simulated"], summary["resumed"]) == (0, 16)
 
 
-def test_numpy_reference_matches_the_sweep_rates():
+def test_numpy_reference_matches_the_sweep_rates(load_script):
     """The independent numpy BCJR's SER on its own data agrees with the
     closed-form-free check: same channel, same SNR, rates within a
     two-sided 0.1% test of our BCJR's on 40,000 symbols."""
-    reproduce = _script("reproduce")
+    reproduce = load_script("reproduce")
     cfg = parse_config(tomllib.loads(TINY_PAPER))
     refs = {(r["detector"], r["channel"], r["snr_db"]): r
             for r in reproduce.reference_rows(cfg, 40_000)}
@@ -329,8 +320,9 @@ def test_numpy_reference_matches_the_sweep_rates():
 
 
 @pytest.mark.slow
-def test_quick_reproduction_shows_the_published_claims(tmp_path):
-    reproduce = _script("reproduce")
+def test_quick_reproduction_shows_the_published_claims(tmp_path,
+                                                       load_script):
+    reproduce = load_script("reproduce")
     assert reproduce.main(["--quick", "--db", str(tmp_path / "q.sqlite"),
                            "--out", str(tmp_path / "q"), "-q"]) == 0
     summary = json.loads((tmp_path / "q.json").read_text())

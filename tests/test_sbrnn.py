@@ -27,10 +27,6 @@ SMALL = dict(layers=1, units=16, dropout=0.1, batch_size=256,
              learning_rate=0.02, epochs=12, patience=4)
 
 
-def _weights(det):
-    return [np.array(v) for v in det._variables()]
-
-
 @pytest.fixture(scope="module")
 def pilots():
     return pilot_data(TAPS, SNR_DB, 5000, seed=1)
@@ -87,14 +83,14 @@ def test_window_averaging_against_loops(sbrnn):
                                    atol=1e-5)
 
 
-def test_fit_reproducible_with_dropout(pilots):
+def test_fit_reproducible_with_dropout(pilots, weights_of):
     y, s = pilots
     a, b, c = (SBRNN(8, **SMALL) for _ in range(3))
     for det, seed in ((a, 3), (b, 3), (c, 4)):
         det.fit(y, s, seed=seed, epochs=2, verbose=False)
-    for wa, wb in zip(_weights(a), _weights(b)):
+    for wa, wb in zip(weights_of(a), weights_of(b)):
         np.testing.assert_array_equal(wa, wb)
-    assert not np.array_equal(_weights(a)[0], _weights(c)[0])
+    assert not np.array_equal(weights_of(a)[0], weights_of(c)[0])
     # Dropout is on in training only: inference is deterministic.
     y_t = y[:1, :50]
     np.testing.assert_array_equal(a(y_t, NO).numpy(), a(y_t, NO).numpy())

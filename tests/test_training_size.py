@@ -1,25 +1,13 @@
 """The training-set-size study: its config, its curves, and (slow) that the
 learned detectors' SER falls with the training-set size within CI."""
 
-import importlib.util
 import json
-import pathlib
 
 import pytest
 
 from rxsim.aggregate import monotone_within_ci
 from rxsim.studies.training_size import (StudySpec, parse_label,
                                          study_config, study_curves)
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "training_size", ROOT / "scripts" / "training_size.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_study_config_has_one_entry_per_size_seed_and_csi():
@@ -59,8 +47,8 @@ def test_study_curves_average_over_seeds():
     assert refs[("perfect", 6.0)].rate == 0.004
 
 
-def test_training_size_script_end_to_end(tmp_path):
-    study = _script()
+def test_training_size_script_end_to_end(tmp_path, load_script):
+    study = load_script("training_size")
     args = ["--sizes", "200", "400", "--seeds", "1", "--snr", "8",
             "--detectors", "bcjrnet", "--db", str(tmp_path / "t.sqlite"),
             "--out", str(tmp_path / "t"), "-q"]

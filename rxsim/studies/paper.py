@@ -254,34 +254,35 @@ def check_claims(curve_map, ratio_perfect=1.5, ratio_uncertain=10.0,
     out = []
     for name in ("bcjrnet", "viterbinet"):
         for snr in snrs_perfect:
-            ref = _point(curve_map, "bcjr", "perfect", snr)
-            p = _point(curve_map, name, "perfect", snr)
-            claim = (f"{_NAMES[name]} within {ratio_perfect:g}x of BCJR, "
-                     f"perfect CSI, {snr:g} dB")
-            if ref is None or p is None:
-                out.append(dict(claim=claim, ok=None, consistent=None,
-                                ratio=None, detail="missing"))
-                continue
-            ratio = p.rate / ref.rate if ref.rate else math.inf
-            out.append(dict(
-                claim=claim, ok=ratio <= ratio_perfect,
-                consistent=p.lo <= ratio_perfect * ref.hi, ratio=ratio,
-                detail=f"{p.rate:.2e} [{p.lo:.1e}, {p.hi:.1e}] vs "
-                       f"{ref.rate:.2e} [{ref.lo:.1e}, {ref.hi:.1e}]"))
+            out.append(_ratio_claim(
+                f"{_NAMES[name]} within {ratio_perfect:g}x of BCJR, "
+                f"perfect CSI, {snr:g} dB",
+                _point(curve_map, name, "perfect", snr),
+                _point(curve_map, "bcjr", "perfect", snr),
+                at_most=ratio_perfect))
         for mb in ("bcjr", "viterbi"):
-            ref = _point(curve_map, mb, "uncertain", snr_uncertain)
-            p = _point(curve_map, name, "uncertain", snr_uncertain)
-            claim = (f"{_NAMES[name]} beats mismatched {_NAMES[mb]} by >= "
-                     f"{ratio_uncertain:g}x, CSI uncertainty, "
-                     f"{snr_uncertain:g} dB")
-            if ref is None or p is None:
-                out.append(dict(claim=claim, ok=None, consistent=None,
-                                ratio=None, detail="missing"))
-                continue
-            ratio = ref.rate / p.rate if p.rate else math.inf
-            out.append(dict(
-                claim=claim, ok=ratio >= ratio_uncertain,
-                consistent=ref.hi >= ratio_uncertain * p.lo, ratio=ratio,
-                detail=f"{ref.rate:.2e} [{ref.lo:.1e}, {ref.hi:.1e}] vs "
-                       f"{p.rate:.2e} [{p.lo:.1e}, {p.hi:.1e}]"))
+            out.append(_ratio_claim(
+                f"{_NAMES[name]} beats mismatched {_NAMES[mb]} by >= "
+                f"{ratio_uncertain:g}x, CSI uncertainty, "
+                f"{snr_uncertain:g} dB",
+                _point(curve_map, mb, "uncertain", snr_uncertain),
+                _point(curve_map, name, "uncertain", snr_uncertain),
+                at_least=ratio_uncertain))
     return out
+
+
+def _ratio_claim(claim, a, b, *, at_most=None, at_least=None):
+    """The verdict on ``a.rate / b.rate <= at_most`` (or ``>= at_least``):
+    ``ok`` on the point estimates, ``consistent`` on the intervals (the
+    bound of ``a`` nearest the claim against the far bound of ``b``)."""
+    if a is None or b is None:
+        return dict(claim=claim, ok=None, consistent=None, ratio=None,
+                    detail="missing")
+    ratio = a.rate / b.rate if b.rate else math.inf
+    if at_most is not None:
+        ok, consistent = ratio <= at_most, a.lo <= at_most * b.hi
+    else:
+        ok, consistent = ratio >= at_least, a.hi >= at_least * b.lo
+    return dict(claim=claim, ok=ok, consistent=consistent, ratio=ratio,
+                detail=f"{a.rate:.2e} [{a.lo:.1e}, {a.hi:.1e}] vs "
+                       f"{b.rate:.2e} [{b.lo:.1e}, {b.hi:.1e}]")
