@@ -45,6 +45,13 @@ def _values(t):
     return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
 
 
+def _rows_fit(rows, batch_size):
+    """Whether a per-frame axis of ``rows`` entries (None: unknown while
+    tracing) fits a batch of ``batch_size`` frames (None: any): one row
+    for all frames, or one per frame."""
+    return batch_size is None or rows is None or rows in (1, batch_size)
+
+
 def check_received(y, name="y"):
     """Check a received block ``[batch, T]`` (real or complex).
 
@@ -94,8 +101,7 @@ def check_noise_variance(no, batch_size=None, name="no"):
         raise ValueError(
             f"`{name}` must be a scalar or have shape [batch], got shape "
             f"{no.shape.as_list()}.")
-    if (rank == 1 and batch_size is not None and no.shape[0] is not None
-            and no.shape[0] not in (1, batch_size)):
+    if rank == 1 and not _rows_fit(no.shape[0], batch_size):
         raise ValueError(
             f"`{name}` has {no.shape[0]} entries but the batch has "
             f"{batch_size} frames; give one value per frame or a scalar.")
@@ -140,8 +146,7 @@ def check_taps(taps, name="taps", memory=None, batch_size=None):
         raise ValueError(
             f"`{name}` has {length} taps but this block was built for "
             f"memory L = {memory}.")
-    if (rank == 2 and batch_size is not None and taps.shape[0] is not None
-            and taps.shape[0] not in (1, batch_size)):
+    if rank == 2 and not _rows_fit(taps.shape[0], batch_size):
         raise ValueError(
             f"`{name}` has taps for {taps.shape[0]} frames but the batch has "
             f"{batch_size}.")
