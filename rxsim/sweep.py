@@ -72,7 +72,7 @@ def checkpoint_dir(db_path):
     return db_path.with_name(db_path.stem + ".checkpoints")
 
 
-class CheckpointWarning(UserWarning):
+class CheckpointWarning(RuntimeWarning):
     """A cached trained model could not be loaded (truncated, corrupt or of
     another architecture); the sweep trains it again and overwrites it."""
 

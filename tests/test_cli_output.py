@@ -80,6 +80,7 @@ def test_sweep_prints_no_native_log_by_default(tiny_config, tmp_path):
     assert "tiny" in res.stderr          # the progress bar still shows
 
 
+@pytest.mark.slow          # a second full CLI start-up (~20 s)
 def test_sweep_verbose_shows_tensorflow_log(tiny_config, tmp_path):
     res = run(["sweep", str(tiny_config), "--db", str(tmp_path / "t.sqlite"),
                "--no-plot", "--verbose"], tmp_path)

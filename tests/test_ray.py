@@ -190,7 +190,9 @@ def full_table(db):
                   key=lambda r: (r["detector"], r["channel"], r["snr_db"]))
 
 
-@pytest.mark.parametrize("text", [CODED, POISSON], ids=["coded", "poisson"])
+# The coded case costs ~35 s (LDPC decoder traced in a Ray worker): slow.
+@pytest.mark.parametrize("text", [pytest.param(CODED, marks=pytest.mark.slow),
+                                  POISSON], ids=["coded", "poisson"])
 def test_cli_ray_backend_runs_coded_and_poisson_links_like_local(
         tmp_path, local_ray, text):
     config = tmp_path / "c.toml"

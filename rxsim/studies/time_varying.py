@@ -78,7 +78,7 @@ from ..counts import symbol_counts
 from ..montecarlo import PointResult, point_seed
 from ..pilots import pilot_data
 from ..store import PointKey, ResultsStore
-from ..sweep import checkpoint_dir as sweep_checkpoint_dir
+from ..sweep import CheckpointWarning, checkpoint_dir as sweep_checkpoint_dir
 
 __all__ = ["TimeVaryingSpec", "DETECTORS", "EXPERIMENT", "block_seed",
            "block_data", "block_of", "block_result", "checkpoint_dir",
@@ -321,7 +321,7 @@ def _try_load(cls, stem):
         return cls.load(stem)
     except ValueError as exc:
         warnings.warn(f"time-varying study: {exc} Recomputing it.",
-                      RuntimeWarning, stacklevel=3)
+                      CheckpointWarning, stacklevel=3)
         return None
 
 
