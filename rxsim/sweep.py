@@ -77,20 +77,33 @@ class CheckpointWarning(RuntimeWarning):
     another architecture); the sweep trains it again and overwrites it."""
 
 
+def load_checkpoint(cls, stem):
+    """The detector of class ``cls`` cached at ``stem`` (``stem.json`` +
+    ``stem.weights.h5``), or None where there is none. One that does not
+    load is reported (:class:`CheckpointWarning` naming it) and treated as
+    absent: a damaged cache must cost time, never a wrong or a failed
+    run. Used by sweeps and by the time-varying study."""
+    if not Path(f"{stem}.json").exists():
+        return None
+    try:
+        return cls.load(stem)
+    except ValueError as exc:
+        warnings.warn(
+            f"cached model {stem}.json / .weights.h5 does not load ({exc}); "
+            "computing it again.", CheckpointWarning, stacklevel=3)
+        return None
+
+
 def _trained(detector, checkpoint, train):
     """``detector`` trained by ``train()``, or loaded from ``checkpoint``
     (``None``: no cache) when an earlier run already trained it. A
     checkpoint that does not load is reported (:class:`CheckpointWarning`
     naming it) and replaced by a newly trained model: a damaged cache
     must cost time, never a wrong or a failed sweep."""
-    if checkpoint is not None and Path(f"{checkpoint}.json").exists():
-        try:
-            return type(detector).load(checkpoint)
-        except ValueError as exc:
-            warnings.warn(
-                f"cached model {checkpoint}.json / .weights.h5 does not "
-                f"load ({exc}); training it again.", CheckpointWarning,
-                stacklevel=2)
+    if checkpoint is not None:
+        cached = load_checkpoint(type(detector), checkpoint)
+        if cached is not None:
+            return cached
     train()
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,6 @@ import dataclasses
 import json
 import re
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +77,7 @@ from ..counts import symbol_counts
 from ..montecarlo import PointResult, point_seed
 from ..pilots import pilot_data
 from ..store import PointKey, ResultsStore
-from ..sweep import CheckpointWarning, checkpoint_dir as sweep_checkpoint_dir
+from ..sweep import checkpoint_dir as sweep_checkpoint_dir, load_checkpoint
 
 __all__ = ["TimeVaryingSpec", "DETECTORS", "EXPERIMENT", "block_seed",
            "block_data", "block_of", "block_result", "checkpoint_dir",
@@ -312,19 +311,6 @@ def _exists(stem):
         Path(f"{stem}.weights.h5").exists()
 
 
-def _try_load(cls, stem):
-    """The detector saved at ``stem``, or ``None`` (reported when the
-    files are there but do not load)."""
-    if not _exists(stem):
-        return None
-    try:
-        return cls.load(stem)
-    except ValueError as exc:
-        warnings.warn(f"time-varying study: {exc} Recomputing it.",
-                      CheckpointWarning, stacklevel=3)
-        return None
-
-
 class _Models:
     """The learned detectors of one run: trained once on the t = 0 channel
     (``initial``) and the online ones after each block, each loaded from
@@ -341,7 +327,7 @@ class _Models:
         and checkpointed, so every run (fresh or resumed) starts from the
         same weights."""
         cls, stem = LEARNED[name], _stem(self.ckdir, name, None)
-        det = _try_load(cls, stem)
+        det = load_checkpoint(cls, stem)
         if det is not None:
             return det
         spec = self.spec
@@ -385,7 +371,7 @@ class _Models:
         the blocks after it."""
         last, det = block, None
         while last >= 0:
-            det = _try_load(LEARNED[name], _stem(self.ckdir, name, last))
+            det = load_checkpoint(LEARNED[name], _stem(self.ckdir, name, last))
             if det is not None:
                 break
             last -= 1
