@@ -3,11 +3,31 @@
 Three cases, as in the ViterbiNet / BCJRNet evaluations:
 
 - ``perfect``: the receiver knows the true taps.
-- ``perturbed``: the true taps with random errors, drawn once per frame;
-  multiplicative ``h (1 + sqrt(var) n)`` (the papers' model) or additive
-  ``h + sqrt(var) n``.
-- ``estimated``: a least-squares estimate from ``N`` known pilot symbols
-  sent through the same channel, also once per frame.
+- ``perturbed``: the true taps with random errors, multiplicative
+  ``h (1 + sqrt(var) n)`` (default) or additive ``h + sqrt(var) n``,
+  drawn once per frame (``per=frame``, default) or afresh for every symbol
+  of every frame (``per=symbol``: believed taps ``[batch, T, L]``).
+- ``estimated``: least-squares taps from known pilots, either ``N`` pilots
+  sent through the same channel once per frame (``estimated:pilots=N``),
+  or, with ``estimated:from=training``, taps *and* noise variance fitted
+  once (:func:`estimate_channel_ls`) to exactly the pilots a learned
+  detector at that point trains on.
+
+Which model is whose (the authors' code, not their papers' text, is the
+reference):
+
+- The **multiplicative per-frame** model ``h (1 + sqrt(var) n)``
+  (``perturbed:var=0.1``) is what the authors' code uses for the learned
+  detectors' *training* channel (CSI uncertainty of the pilots).
+- The **additive per-symbol** model ``h + sqrt(0.1) n``
+  (``perturbed:var=0.1,mode=additive,per=symbol``) is what the first
+  commit of their ViterbiNet evaluation script used for the *mismatched
+  model-based Viterbi* (the curve was dropped a day later). The two give
+  very different error floors; rxsim earlier applied the multiplicative
+  per-frame model to both.
+- ``estimated:from=training[,var=V]`` is rxsim's own: the model-based
+  baseline on the learned detectors' pilots, whose channel is
+  ``perfect`` or ``perturbed:var=V`` (:attr:`CSISpec.training_csi`).
 
 ``parse_csi("perturbed:var=0.1")`` turns a config string into a
 :class:`CSISpec`, whose :meth:`CSISpec.believed_taps` draws the believed taps
@@ -34,8 +54,8 @@ from .isi import convolve_with_preamble
 from .noise import gaussian_noise
 
 __all__ = ["perturb_taps_multiplicative", "perturb_taps_additive",
-           "estimate_taps_ls", "estimate_taps_from_pilots", "CSISpec",
-           "parse_csi"]
+           "estimate_taps_ls", "estimate_channel_ls",
+           "estimate_taps_from_pilots", "CSISpec", "parse_csi"]
 
 
 # -- helpers ----------------------------------------------------------------
@@ -90,13 +110,17 @@ def _batch_shape(taps, batch_size):
 
 # -- perturbations ----------------------------------------------------------
 
-def perturb_taps_multiplicative(taps, var=0.1, batch_size=None, seed=None):
-    r"""Taps with multiplicative errors, one draw per tap and frame.
+def perturb_taps_multiplicative(taps, var=0.1, batch_size=None, seed=None,
+                                *, num_symbols=None):
+    r"""Taps with multiplicative errors, one draw per tap and frame (or per
+    tap and symbol).
 
     ``h_hat[b, l] = h[b, l] * (1 + sqrt(var) * n[b, l])``, ``n ~ N(0, 1)``
-    i.i.d. (``CN(0, 1)`` for complex taps), the "per frame" CSI
-    uncertainty of the ViterbiNet / BCJRNet papers. Each tap keeps its mean
-    and gets variance ``var * |h[l]|**2``.
+    i.i.d. (``CN(0, 1)`` for complex taps): the per-frame CSI uncertainty
+    the authors' code applies to the learned detectors' training channel.
+    Each tap keeps its mean and gets variance ``var * |h[l]|**2``. With
+    ``num_symbols`` every symbol of every frame gets its own draw, shapes
+    as in :func:`perturb_taps_additive`.
 
     Parameters
     ----------
@@ -109,10 +133,13 @@ def perturb_taps_multiplicative(taps, var=0.1, batch_size=None, seed=None):
         for ``[batch, L]`` taps.
     seed : None or [2], int
         Stateless seed; ``None`` uses ``sionna.phy.config.tf_rng``.
+    num_symbols : None | int
+        T for per-symbol errors (``[batch_size, T, L]`` out).
 
     Output
     ------
-    : [batch_size, L] (or the taps' shape if ``batch_size`` is None),
+    : [batch_size, L] (or the taps' shape if ``batch_size`` is None;
+      ``[batch_size, T, L]`` or ``[T, L]`` with ``num_symbols``),
       the dtype of ``taps``
 
     Example
@@ -125,14 +152,29 @@ def perturb_taps_multiplicative(taps, var=0.1, batch_size=None, seed=None):
     >>> perturb_taps_multiplicative([1.0, 0.5], 0.0, batch_size=2).numpy()
     array([[1. , 0.5],
            [1. , 0.5]])
+    >>> perturb_taps_multiplicative([1.0, 0.5], 0.1, batch_size=4,
+    ...                             seed=[1, 2], num_symbols=10).shape
+    TensorShape([4, 10, 2])
     """
     taps = as_taps(taps)
     var = _check_variance(var)
-    shape = _batch_shape(taps, batch_size) + [taps.shape[-1]]
+    taps, shape = _draw_shape(taps, batch_size, num_symbols)
     n = gaussian_noise(shape, _unit(taps.dtype), taps.dtype,
                        _as_seed(seed))
     scale = tf.cast(tf.sqrt(tf.cast(var, taps.dtype.real_dtype)), taps.dtype)
     return taps * (1 + scale * n)
+
+
+def _draw_shape(taps, batch_size, num_symbols):
+    """Taps ready to broadcast against the draws, and the draws' shape
+    ``batch + [T] (per symbol) + [L]``."""
+    batch = _batch_shape(taps, batch_size)
+    per_symbol = []
+    if num_symbols is not None:
+        per_symbol = [_check_count(num_symbols, "num_symbols")]
+        if taps.shape.rank == 2:
+            taps = taps[:, None, :]                 # [B, 1, L]
+    return taps, batch + per_symbol + [taps.shape[-1]]
 
 
 def perturb_taps_additive(taps, var=0.1, num_symbols=None, batch_size=None,
@@ -152,9 +194,11 @@ def perturb_taps_additive(taps, var=0.1, num_symbols=None, batch_size=None,
     ====================  ==============  =============================
 
     The per-symbol variant draws a fresh error for every symbol of every
-    frame: the tap set seen at time ``k`` is ``out[b, k]``. It is meant
-    for time-varying channel models; the ISI channel and the detectors take
-    per-frame taps ``[B, L]``.
+    frame: the tap set believed at time ``k`` is ``out[b, k]``, the model
+    of the mismatched Viterbi in the first commit of the authors'
+    ViterbiNet evaluation script (``var = 0.1``). The model-based trellis
+    detectors (and the symbol-wise ones) take such ``[B, T, L]`` taps;
+    the ISI channel takes per-frame taps ``[B, L]``.
 
     Parameters
     ----------
@@ -182,14 +226,8 @@ def perturb_taps_additive(taps, var=0.1, num_symbols=None, batch_size=None,
     """
     taps = as_taps(taps)
     var = _check_variance(var)
-    batch = _batch_shape(taps, batch_size)
-    per_symbol = []
-    if num_symbols is not None:
-        per_symbol = [_check_count(num_symbols, "num_symbols")]
-        if taps.shape.rank == 2:
-            taps = taps[:, None, :]                 # [B, 1, L]
-    n = gaussian_noise(batch + per_symbol + [taps.shape[-1]],
-                       _unit(taps.dtype), taps.dtype, _as_seed(seed))
+    taps, shape = _draw_shape(taps, batch_size, num_symbols)
+    n = gaussian_noise(shape, _unit(taps.dtype), taps.dtype, _as_seed(seed))
     scale = tf.cast(tf.sqrt(tf.cast(var, taps.dtype.real_dtype)), taps.dtype)
     return taps + scale * n
 
@@ -232,22 +270,36 @@ def estimate_taps_ls(y_pilots, x_pilots, memory, preamble_point=1.0):
     array([[0.9, 0.4]])
     """
     L = _check_count(memory, "memory")
-    y = tf.convert_to_tensor(y_pilots)
-    x = tf.convert_to_tensor(x_pilots)
-    if y.dtype.is_integer or y.dtype == tf.bool:
-        raise TypeError(f"`y_pilots` must be float or complex, got "
-                        f"{y.dtype.name}.")
-    check_received(y, name="y_pilots")
-    if x.shape.rank not in (1, 2):
-        raise ValueError(f"`x_pilots` must have shape [N] or [batch, N], got "
-                         f"{x.shape.as_list()}.")
+    y, regressors = _pilot_system(y_pilots, x_pilots, L, preamble_point,
+                                  "y_pilots", "x_pilots")
     n = y.shape[1]
-    if x.shape[-1] is not None and n is not None and x.shape[-1] != n:
-        raise ValueError(f"`x_pilots` has {x.shape[-1]} symbols but "
-                         f"`y_pilots` has {n} samples.")
     if n is not None and n < L:
         raise ValueError(f"{n} pilot symbols cannot identify {L} taps: "
                          f"least squares needs N >= L = {L} pilots.")
+    return _least_squares(regressors, y)
+
+
+def _pilot_system(y, x, L, preamble_point, y_name, x_name):
+    """Checked ``y`` ``[B, N]`` and the regression matrix ``X[b, n, l] =
+    x[b, n - l]`` ``[B, N, L]`` (the preamble before every frame), both
+    in the common dtype (complex if either input is)."""
+    y = tf.convert_to_tensor(y)
+    x = tf.convert_to_tensor(x)
+    if y.dtype.is_integer or y.dtype == tf.bool:
+        raise TypeError(f"`{y_name}` must be float or complex, got "
+                        f"{y.dtype.name}.")
+    check_received(y, name=y_name)
+    if x.shape.rank not in (1, 2):
+        raise ValueError(f"`{x_name}` must have shape [N] or [batch, N], "
+                         f"got {x.shape.as_list()}.")
+    n = y.shape[1]
+    if x.shape[-1] is not None and n is not None and x.shape[-1] != n:
+        raise ValueError(f"`{x_name}` has {x.shape[-1]} symbols but "
+                         f"`{y_name}` has {n} samples.")
+    if x.shape.rank == 2 and x.shape[0] is not None and \
+            y.shape[0] is not None and x.shape[0] != y.shape[0]:
+        raise ValueError(f"`{x_name}` has {x.shape[0]} frames but "
+                         f"`{y_name}` has {y.shape[0]}.")
     if y.dtype.is_complex or x.dtype.is_complex:
         dtype = tf.complex128 if y.dtype in (tf.float64, tf.complex128) \
             else tf.complex64
@@ -262,7 +314,81 @@ def estimate_taps_ls(y_pilots, x_pilots, memory, preamble_point=1.0):
     # Regression matrix X[b, n, l] = x[n - l]; L is static and small.
     regressors = tf.stack([xp[:, L - 1 - l:L - 1 - l + nn]
                            for l in range(L)], axis=-1)  # [B, N, L]
-    return _least_squares(regressors, y)
+    return y, regressors
+
+
+def estimate_channel_ls(y_frames, x_frames, memory, preamble_point=1.0):
+    r"""One least-squares fit of taps *and* noise variance to a set of
+    pilot frames (the pilots a learned detector trains on).
+
+    Every frame follows the ``L-1`` preamble symbols (``preamble_point``),
+    as in :func:`estimate_taps_ls`; all ``N_total = F N`` samples enter one
+    regression ``y = X h + w``, so the estimate is
+    ``h_hat = X^+ y`` over the stacked frames and the noise variance is
+    estimated from the residuals ``r = y - X h_hat`` as
+
+    ``no_hat = sum |r|**2 / (N_total - L)``,
+
+    unbiased for the noise variance **in rxsim's convention of** ``no``:
+    per real dimension for real signals (``w ~ N(0, no)``), the complex
+    noise variance for complex signals (``w ~ CN(0, no)``, ``E|w|**2 =
+    no``; ``N_total - L`` complex degrees of freedom). With pilots whose
+    taps vary from frame to frame (the perturbed training channel of the
+    learned detectors) ``h_hat`` estimates their mean and ``no_hat``
+    absorbs the tap variation as extra noise: the receiver's best single
+    Gaussian model of those pilots. Rank-deficient pilots (``X`` of rank
+    below ``L``) give the minimum-norm taps and a ``no_hat`` biased low.
+
+    Parameters
+    ----------
+    y_frames : [F, N], tf.float or tf.complex (or numpy)
+        Received pilot frames.
+    x_frames : [N] or [F, N]
+        Transmitted pilot points (per frame, or the same for all).
+    memory : int
+        L, the number of taps; needs ``F N > L`` samples.
+    preamble_point : scalar
+        The point sent before every frame (constellation index 0).
+
+    Output
+    ------
+    taps : [L], the dtype of ``y_frames`` (complex if either input is)
+        Least-squares taps.
+    no : scalar, the real dtype of ``taps``
+        Noise-variance estimate (convention above).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from channels import ISIChannel
+    >>> from channels.csi import estimate_channel_ls
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.choice([-1.0, 1.0], size=(4, 500))
+    >>> y = ISIChannel([0.9, 0.4], precision="double")(x, 0.0)
+    >>> h, no = estimate_channel_ls(y, x, 2)
+    >>> np.round(h.numpy(), 12), float(no) < 1e-20     # noiseless: exact
+    (array([0.9, 0.4]), True)
+    >>> y = ISIChannel([0.9, 0.4], precision="double")(x, 0.25, seed=[1, 2])
+    >>> round(float(estimate_channel_ls(y, x, 2)[1]), 2)   # no = 0.25
+    0.25
+    """
+    L = _check_count(memory, "memory")
+    y, regressors = _pilot_system(y_frames, x_frames, L, preamble_point,
+                                  "y_frames", "x_frames")
+    total = None
+    if y.shape[0] is not None and y.shape[1] is not None:
+        total = y.shape[0] * y.shape[1]
+        if total <= L:
+            raise ValueError(
+                f"{total} pilot samples cannot estimate {L} taps and the "
+                f"noise variance: `y_frames` needs F N > L = {L} samples.")
+    y = tf.reshape(y, [1, -1])                             # [1, F N]
+    regressors = tf.reshape(regressors, [1, -1, L])        # [1, F N, L]
+    taps = _least_squares(regressors, y)                   # [1, L]
+    r = y - tf.linalg.matvec(regressors, taps)
+    dof = tf.cast(tf.size(y) - L, y.dtype.real_dtype)
+    no = tf.reduce_sum(tf.math.real(r * tf.math.conj(r))) / dof
+    return taps[0], no
 
 
 def _least_squares(a, b):
@@ -366,16 +492,37 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
 
 # -- configuration strings --------------------------------------------------
 
-_FORMS = ("'perfect', 'perturbed:var=V' (optionally ',mode=multiplicative' "
-          "or ',mode=additive'), 'estimated:pilots=N'")
-_KINDS = {
-    # kind: {parameter: (parser, required, default)}
-    "perfect": {},
-    "perturbed": {"var": (float, True, None),
-                  "mode": (str, False, "multiplicative")},
-    "estimated": {"pilots": (int, True, None)},
-}
 _MODES = ("multiplicative", "additive")
+_PERS = ("frame", "symbol")
+_SOURCES = ("frame", "training")
+_FORMS = ("'perfect', 'perturbed:var=V' (optionally ',mode=multiplicative' "
+          "or ',mode=additive', and ',per=frame' or ',per=symbol'), "
+          "'estimated:pilots=N', 'estimated:from=training' (optionally "
+          "',pilots=N' and ',var=V' with ',mode=multiplicative' or "
+          "',mode=additive')")
+# kind: {parameter: parser}; a tuple lists the allowed values
+_KINDS = {
+    "perfect": {},
+    "perturbed": {"var": float, "mode": _MODES, "per": _PERS},
+    "estimated": {"pilots": int, "from": _SOURCES, "var": float,
+                  "mode": _MODES},
+}
+
+
+def _defaults(kind, params):
+    """``params`` with the defaults of ``kind`` filled in (no checks)."""
+    params = dict(params)
+    if kind == "perturbed":
+        params.setdefault("mode", "multiplicative")
+        params.setdefault("per", "frame")
+    elif kind == "estimated":
+        params.setdefault("from", "frame")
+        if params["from"] == "training":
+            params.setdefault("pilots", None)
+            params.setdefault("var", None)
+            params.setdefault("mode", None if params["var"] is None
+                              else "multiplicative")
+    return params
 
 
 @dataclass(frozen=True)
@@ -383,36 +530,66 @@ class CSISpec:
     """What the receiver knows about the channel taps.
 
     Build with :func:`parse_csi`; ``str(spec)`` gives the canonical string
-    back (``parse_csi(str(spec)) == spec``).
+    back (``parse_csi(str(spec)) == spec``; defaults are left out, so
+    ``"perturbed:var=0.1"`` stays as it is).
+
+    Grammar (keys in any order, case-insensitive)::
+
+        perfect
+        perturbed:var=V[,mode=M][,per=frame|symbol]
+        estimated:pilots=N
+        estimated:from=training[,pilots=N][,var=V[,mode=M]]
+
+    with ``M`` = ``multiplicative`` (default) or ``additive``.
 
     Parameters
     ----------
     kind : "perfect" | "perturbed" | "estimated"
     params : mapping
-        ``perturbed``: ``var`` (float >= 0), ``mode`` ("multiplicative" or
-        "additive"); ``estimated``: ``pilots`` (int >= 1); ``perfect``:
-        none.
+        ``perturbed``: ``var`` (float >= 0), ``mode`` ("multiplicative",
+        the default, or "additive") and ``per`` ("frame", the default:
+        one draw per frame, or "symbol": one per symbol of every frame);
+        ``estimated``: ``from`` ("frame", the default: ``pilots`` (int >=
+        1) fresh pilots per frame, or "training": one fit to the learned
+        detectors' training pilots, with ``pilots`` their number (None:
+        the learned detectors' default) and ``var`` / ``mode`` the CSI
+        case of their channel (``var`` None: perfect); ``perfect``: none.
 
     Example
     -------
     >>> from channels.csi import parse_csi
     >>> spec = parse_csi("perturbed:var=0.1")
     >>> spec.kind, dict(spec.params)
-    ('perturbed', {'var': 0.1, 'mode': 'multiplicative'})
+    ('perturbed', {'var': 0.1, 'mode': 'multiplicative', 'per': 'frame'})
     >>> str(spec)
     'perturbed:var=0.1'
     >>> spec.believed_taps([1.0, 0.5], 0.1, 3, seed=[1, 2]).shape
     TensorShape([3, 2])
     >>> parse_csi("perfect").believed_taps([1.0, 0.5], 0.1, 3).numpy()
     array([1. , 0.5])
+
+    The authors' mismatched-Viterbi model, a tap set per symbol:
+
+    >>> authors = parse_csi("perturbed:var=0.1,mode=additive,per=symbol")
+    >>> authors.per_symbol
+    True
+    >>> authors.believed_taps([1.0, 0.5], 0.1, 3, seed=[1, 2],
+    ...                       num_symbols=20).shape
+    TensorShape([3, 20, 2])
+
+    The model-based baseline on the learned detectors' pilots:
+
+    >>> same = parse_csi("estimated:from=training,var=0.1")
+    >>> same.from_training, str(same.training_csi)
+    (True, 'perturbed:var=0.1')
     """
 
     kind: str
     params: MappingProxyType
 
     def __post_init__(self):
-        object.__setattr__(self, "params",
-                           MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "params", MappingProxyType(
+            _defaults(self.kind, self.params)))
 
     def __hash__(self):
         return hash((self.kind, tuple(sorted(self.params.items()))))
@@ -424,17 +601,56 @@ class CSISpec:
             other.params)
 
     def __str__(self):
+        p = self.params
         if self.kind == "perfect":
             return "perfect"
         if self.kind == "perturbed":
-            text = f"perturbed:var={self.params['var']!r}"
-            if self.params["mode"] != "multiplicative":
-                text += f",mode={self.params['mode']}"
+            text = f"perturbed:var={p['var']!r}"
+            if p["mode"] != "multiplicative":
+                text += f",mode={p['mode']}"
+            if p["per"] != "frame":
+                text += f",per={p['per']}"
             return text
-        return f"estimated:pilots={self.params['pilots']}"
+        if p["from"] == "frame":
+            return f"estimated:pilots={p['pilots']}"
+        text = "estimated:from=training"
+        if p["pilots"] is not None:
+            text += f",pilots={p['pilots']}"
+        if p["var"] is not None:
+            text += f",var={p['var']!r}"
+            if p["mode"] != "multiplicative":
+                text += f",mode={p['mode']}"
+        return text
+
+    @property
+    def per_symbol(self):
+        """bool : the believed taps change every symbol
+        (``perturbed:...,per=symbol``): :meth:`believed_taps` needs
+        ``num_symbols`` and returns ``[batch, T, L]``."""
+        return self.kind == "perturbed" and self.params["per"] == "symbol"
+
+    @property
+    def from_training(self):
+        """bool : ``estimated:from=training``, estimated once from the
+        learned detectors' training pilots (:func:`estimate_channel_ls`),
+        not per batch."""
+        return self.kind == "estimated" and self.params["from"] == "training"
+
+    @property
+    def training_csi(self):
+        """None | CSISpec : for ``estimated:from=training``, the CSI case
+        of the training pilots' channel, as the learned detectors' ``csi``
+        spells it (``perfect`` or ``perturbed:var=V[,mode=M]``, per
+        frame); None for every other case."""
+        if not self.from_training:
+            return None
+        if self.params["var"] is None:
+            return CSISpec("perfect", {})
+        return CSISpec("perturbed", {"var": self.params["var"],
+                                     "mode": self.params["mode"]})
 
     def believed_taps(self, true_taps, no, batch_size, seed=None,
-                      constellation=None):
+                      constellation=None, num_symbols=None):
         """The taps the receiver believes for a batch of frames.
 
         Input
@@ -448,21 +664,45 @@ class CSISpec:
             Stateless seed; ``None`` uses Sionna's global generator.
         constellation : None | str | Constellation
             Pilot alphabet for ``estimated``; ``None`` -> BPSK.
+        num_symbols : None | int
+            T, the frame length; needed by ``per=symbol`` (ignored by the
+            other cases, so a link may always pass it).
 
         Output
         ------
-        : ``true_taps`` unchanged (as a tensor) for ``perfect``, else
+        : ``true_taps`` unchanged (as a tensor) for ``perfect``,
+          ``[batch_size, T, L]`` for ``per=symbol``, else
           ``[batch_size, L]`` (dtypes as in the functions used)
+
+        Raises ``ValueError`` for ``estimated:from=training`` (its taps
+        come from one fit to the training pilots, not from a draw per
+        batch) and for ``per=symbol`` without ``num_symbols``.
         """
         if self.kind == "perfect":
             return as_taps(true_taps, name="true_taps")
         if self.kind == "perturbed":
-            if self.params["mode"] == "additive":
-                return perturb_taps_additive(true_taps, self.params["var"],
-                                             batch_size=batch_size, seed=seed)
-            return perturb_taps_multiplicative(
-                true_taps, self.params["var"], batch_size=batch_size,
-                seed=seed)
+            steps = None
+            if self.per_symbol:
+                if num_symbols is None:
+                    raise ValueError(
+                        f"CSI {str(self)!r} draws a tap set for every "
+                        "symbol: pass num_symbols=T (the frame length) to "
+                        "believed_taps.")
+                steps = num_symbols
+                if batch_size is None and np.ndim(true_taps) == 1:
+                    batch_size = 1
+            draw = perturb_taps_additive if \
+                self.params["mode"] == "additive" else \
+                perturb_taps_multiplicative
+            return draw(true_taps, self.params["var"], batch_size=batch_size,
+                        seed=seed, num_symbols=steps)
+        if self.from_training:
+            raise ValueError(
+                f"CSI {str(self)!r} is estimated once from the learned "
+                "detectors' training pilots, not drawn per batch: fit it "
+                "with channels.csi.estimate_channel_ls(y_pilots, x_pilots, "
+                "L) and build the detector with those taps and that noise "
+                "variance.")
         return estimate_taps_from_pilots(true_taps, no, self.params["pilots"],
                                          constellation=constellation,
                                          batch_size=batch_size, seed=seed)
@@ -470,10 +710,13 @@ class CSISpec:
 
 def parse_csi(spec):
     """Parse a CSI string: ``"perfect"``, ``"perturbed:var=0.1"``,
-    ``"perturbed:var=0.1,mode=additive"``, ``"estimated:pilots=64"``.
+    ``"perturbed:var=0.1,mode=additive,per=symbol"``,
+    ``"estimated:pilots=64"``, ``"estimated:from=training,var=0.1"``
+    (grammar: :class:`CSISpec`).
 
     A :class:`CSISpec` is returned as is. Raises ``ValueError`` listing the
-    allowed forms for anything else.
+    allowed forms (and, for ``mode=``, ``per=`` and ``from=``, the allowed
+    values) for anything else.
 
     Example
     -------
@@ -482,10 +725,16 @@ def parse_csi(spec):
     64
     >>> parse_csi("perturbed:var=0.1,mode=additive").params["mode"]
     'additive'
+    >>> str(parse_csi("perturbed:per=symbol,var=0.1,mode=additive"))
+    'perturbed:var=0.1,mode=additive,per=symbol'
     >>> parse_csi("perturbed")
     Traceback (most recent call last):
     ...
     ValueError: Bad CSI spec 'perturbed': ...
+    >>> parse_csi("perturbed:var=0.1,per=slot")
+    Traceback (most recent call last):
+    ...
+    ValueError: Bad CSI spec '...': per must be one of ('frame', 'symbol'), ...
     """
     if isinstance(spec, CSISpec):
         return spec
@@ -518,13 +767,8 @@ def parse_csi(spec):
     elif ":" in text:
         fail("empty parameter list")
     params = {}
-    for key, (kind_of, required, default) in allowed.items():
-        if key not in given:
-            if required:
-                fail(f"{kind!r} needs {key}=...")
-            params[key] = default
-            continue
-        value = given[key]
+    for key, value in given.items():
+        kind_of = allowed[key]
         if kind_of is float:
             try:
                 number = float(value)
@@ -538,7 +782,21 @@ def parse_csi(spec):
                 fail(f"{key} must be an integer >= 1, got {value!r}")
             params[key] = int(value)
         else:
-            if value.lower() not in _MODES:
-                fail(f"{key} must be one of {_MODES}, got {value!r}")
+            if value.lower() not in kind_of:
+                fail(f"{key} must be one of {kind_of}, got {value!r}")
             params[key] = value.lower()
+    if kind == "perturbed" and "var" not in params:
+        fail("'perturbed' needs var=...")
+    if kind == "estimated":
+        source = params.get("from", "frame")
+        if source == "frame":
+            if "var" in params or "mode" in params:
+                fail("var= and mode= give the CSI case of the training "
+                     "pilots' channel and need from=training")
+            if "pilots" not in params:
+                fail("'estimated' needs pilots=... (pilots per frame), or "
+                     "from=training")
+        elif "mode" in params and "var" not in params:
+            fail("mode= needs var= (without var= the training pilots' "
+                 "channel is perfect)")
     return CSISpec(kind, params)

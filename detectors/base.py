@@ -10,6 +10,7 @@ detectors implement :meth:`detectors.TrellisDetector.branch_metrics`
 instead.
 """
 
+import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.mapping import SymbolLogits2LLRs
@@ -19,7 +20,7 @@ from signals.checks import (as_taps, check_noise_variance, check_received,
 from signals.constellations import (constellation_points, is_real,
                                     make_constellation)
 
-__all__ = ["Detector", "TapsDetector"]
+__all__ = ["Detector", "TapsDetector", "per_symbol_detectors"]
 
 
 class Detector(Block):
@@ -172,11 +173,21 @@ class TapsDetector(Detector):
     ``symbol_logits(y, no, taps)``; nothing of the detector changes during
     a call, so one detector may serve concurrent calls with different taps.
 
+    Subclasses whose model allows a different tap set for every symbol set
+    the class attribute ``per_symbol_taps = True``; they then also take
+    taps ``[batch, T, L]`` (the tap set believed at time ``k`` is
+    ``taps[b, k]``, e.g. the per-symbol CSI errors of
+    ``channels.csi``), and ``symbol_logits`` receives them as they are.
+    The others refuse such taps with a ``ValueError`` that lists the
+    detectors which take them.
+
     Parameters
     ----------
-    taps : [L] or [batch, L], array_like
+    taps : [L] or [batch, L] (or [batch, T, L]), array_like
         Channel taps the receiver assumes (perfect or imperfect CSI).
-        Per-frame taps ``[batch, L]`` must match the batch of ``y``.
+        Per-frame taps ``[batch, L]`` must match the batch of ``y``,
+        per-symbol taps ``[batch, T, L]`` (only if ``per_symbol_taps``)
+        also its length T (a batch axis of 1 fits any batch).
     constellation, hard_out, precision
         As in :class:`Detector`.
 
@@ -184,9 +195,9 @@ class TapsDetector(Detector):
     -----
     y, no
         As in :class:`Detector`.
-    taps : None or [L] or [batch, L]
-        Believed taps for this call only (per-frame imperfect CSI), with
-        the constructor's number of taps.
+    taps : None or [L] or [batch, L] (or [batch, T, L])
+        Believed taps for this call only (per-frame or, where supported,
+        per-symbol imperfect CSI), with the constructor's number of taps.
 
     Output
     ------
@@ -208,6 +219,9 @@ class TapsDetector(Detector):
     (array([[0, 1]], dtype=int32), array([[1, 0]], dtype=int32))
     """
 
+    #: Whether this detector takes per-symbol taps ``[batch, T, L]``.
+    per_symbol_taps = False
+
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  precision=None, **kwargs):
         super().__init__(constellation=constellation, hard_out=hard_out,
@@ -215,16 +229,25 @@ class TapsDetector(Detector):
         self._taps = self._as_taps(taps)
 
     def _as_taps(self, taps, memory=None):
-        taps = as_taps(taps, memory=memory)
+        shape = taps.shape.as_list() if tf.is_tensor(taps) else \
+            list(np.shape(taps))
+        if len(shape) == 3 and not self.per_symbol_taps:
+            raise ValueError(
+                f"{type(self).__name__} takes `taps` of shape [L] or "
+                f"[batch, L], got per-symbol taps of shape {shape} "
+                f"([batch, T, L]); per-symbol taps are supported by "
+                f"{', '.join(per_symbol_detectors())}.")
+        taps = as_taps(taps, memory=memory, per_symbol=self.per_symbol_taps)
         if taps.dtype.is_complex and not self.is_complex:
             raise TypeError("`taps` are complex but the constellation is "
                             "real; use a complex constellation (qam).")
         return tf.cast(taps, self.cdtype if self.is_complex else self.rdtype)
 
     def call(self, y, no, taps=None):
-        """``det(y, no)``; ``taps`` (``[L]`` or ``[batch, L]``) optionally
-        replaces the believed taps for this call only, which is how
-        per-frame imperfect CSI reaches a compiled link."""
+        """``det(y, no)``; ``taps`` (``[L]``, ``[batch, L]`` or, if
+        ``per_symbol_taps``, ``[batch, T, L]``) optionally replaces the
+        believed taps for this call only, which is how per-frame (and
+        per-symbol) imperfect CSI reaches a compiled link."""
         y, no, taps = self._prepare_with_taps(y, no, taps)
         return self._output(y, no, taps=taps)
 
@@ -244,12 +267,14 @@ class TapsDetector(Detector):
     def _prepare_with_taps(self, y, no, taps):
         taps = self.believed_taps(taps)
         y, no = self._prepare(y, no)
-        check_taps(taps, batch_size=y.shape[0])
+        check_taps(taps, batch_size=y.shape[0], num_symbols=y.shape[1],
+                   per_symbol=self.per_symbol_taps)
         return y, no, taps
 
     @property
     def taps(self):
-        """tf.Tensor : the taps this detector believes, [L] or [batch, L]."""
+        """tf.Tensor : the taps this detector believes, [L] or [batch, L]
+        (or [batch, T, L])."""
         return self._taps
 
     @property
@@ -259,13 +284,55 @@ class TapsDetector(Detector):
 
     def symbol_logits(self, y, no, taps):
         """Unnormalised symbol log-probabilities ``[batch, T, M]`` of
-        validated ``(y, no)`` under the believed ``taps`` (``[L]`` or
-        ``[batch, L]``, cast to the detector's dtype)."""
+        validated ``(y, no)`` under the believed ``taps`` (``[L]``,
+        ``[batch, L]`` or, if ``per_symbol_taps``, ``[batch or 1, T, L]``,
+        cast to the detector's dtype)."""
         raise NotImplementedError(
             f"{type(self).__name__} must implement "
             "symbol_logits(y, no, taps).")
 
     @staticmethod
     def taps_per_frame(taps):
-        """Taps as ``[batch or 1, L]``."""
+        """Per-frame taps (``[L]`` or ``[batch, L]``) as ``[batch or 1,
+        L]``."""
+        if taps.shape.rank == 3:
+            raise ValueError("per-frame taps expected, got per-symbol taps "
+                             f"{taps.shape.as_list()}; use taps_per_symbol.")
         return taps[None] if taps.shape.rank == 1 else taps
+
+    @staticmethod
+    def taps_per_symbol(taps):
+        """Taps of any supported shape as ``[batch or 1, T or 1, L]``.
+
+        Example
+        -------
+        >>> import tensorflow as tf
+        >>> from detectors import TapsDetector
+        >>> TapsDetector.taps_per_symbol(tf.ones([4, 2])).shape
+        TensorShape([4, 1, 2])
+        """
+        if taps.shape.rank == 1:
+            return taps[None, None]
+        return taps[:, None] if taps.shape.rank == 2 else taps
+
+
+def per_symbol_detectors():
+    """Names of the :class:`TapsDetector` classes that take per-symbol
+    taps ``[batch, T, L]`` (those loaded, sorted; public ones only).
+
+    Example
+    -------
+    >>> from detectors.base import per_symbol_detectors
+    >>> "BCJRDetector" in per_symbol_detectors()
+    True
+    >>> "LMMSEDetector" in per_symbol_detectors()
+    False
+    """
+    found, todo = set(), [TapsDetector]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            todo.append(sub)
+            if sub.per_symbol_taps and not sub.__name__.startswith("_"):
+                found.add(sub.__name__)
+    return sorted(found)

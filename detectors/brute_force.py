@@ -5,7 +5,9 @@ Written plainly in numpy (float64), without the trellis: every sequence of
 ``T`` symbols (and, with an unknown initial state, every ``L-1`` symbols
 before it) is convolved with the taps and scored by its Gaussian
 log-likelihood; marginals are log-sum-exps over the sequences with
-``x[k] = m``.
+``x[k] = m``. Per-symbol taps ``[batch, T, L]`` (tap set ``taps[b, k]`` at
+time ``k``) are scored the same way, so this is also the truth for the
+per-symbol paths of the trellis detectors.
 """
 
 import itertools
@@ -31,8 +33,9 @@ class BruteForceDetector(TapsDetector):
 
     Parameters
     ----------
-    taps : [L] or [batch, L], array_like
-        Channel taps the receiver believes.
+    taps : [L] or [batch, L] or [batch, T, L], array_like
+        Channel taps the receiver believes: fixed, per frame or per symbol
+        (``y[k] = sum_l taps[b, k, l] x[k-l] + w[k]``).
     constellation : None | str | sionna.phy.mapping.Constellation
         ``None`` -> BPSK.
     hard_out : bool
@@ -51,7 +54,7 @@ class BruteForceDetector(TapsDetector):
     -----
     y : [batch, T], tf.float or tf.complex
     no : scalar or [batch], tf.float
-    taps : None or [L] or [batch, L]
+    taps : None or [L] or [batch, L] or [batch, T, L]
         Believed taps for this call only (see :class:`TapsDetector`).
 
     Output
@@ -71,6 +74,8 @@ class BruteForceDetector(TapsDetector):
     >>> det([[1.4, 0.6, -0.4, -1.6]], 0.1).numpy()
     array([[0, 0, 1, 1]], dtype=int32)
     """
+
+    per_symbol_taps = True
 
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  criterion="map", initial_state="known", precision=None,
@@ -92,11 +97,11 @@ class BruteForceDetector(TapsDetector):
             self.constellation, tf.float64).numpy()).astype(cdt)
 
     def _taps_float64(self, taps):
-        """The taps as float64 (complex128) ``[B|1, L]``; the constructor's
-        unrounded."""
-        if taps is self._taps:
-            return self._taps64
-        return np.atleast_2d(taps.numpy().astype(self._taps64.dtype))
+        """The taps as float64 (complex128) ``[B|1, T|1, L]``; the
+        constructor's unrounded."""
+        taps = self._taps64 if taps is self._taps else \
+            np.atleast_2d(taps.numpy().astype(self._taps64.dtype))
+        return taps[:, None] if taps.ndim == 2 else taps
 
     def _scores(self, y, no, taps):
         """Log-likelihood of every hypothesis under the believed ``taps``:
@@ -121,14 +126,15 @@ class BruteForceDetector(TapsDetector):
             seqs = np.concatenate(
                 [np.zeros((n_hyp, L - 1), np.int64), seqs], axis=1)
         x = self._points64[seqs]                            # [H, L-1+T]
-        taps = np.broadcast_to(self._taps_float64(taps), (B, L))
+        taps = self._taps_float64(taps)
+        taps = np.broadcast_to(taps, (B, taps.shape[1], L))  # [B, T|1, L]
         no = np.broadcast_to(np.reshape(no.numpy().astype(np.float64), [-1]),
                              [B])
         no = np.maximum(no, 1e-300)
         scale = 1.0 if self.is_complex else 2.0        # CN(0, no) vs N(0, no)
         scores = np.empty((B, n_hyp))
         for b in range(B):          # one frame at a time: [H, T] in memory
-            mean = sum(taps[b, l] * x[:, L - 1 - l:L - 1 - l + T]
+            mean = sum(taps[b, :, l] * x[:, L - 1 - l:L - 1 - l + T]
                        for l in range(L))
             err = np.abs(y[b] - mean) ** 2
             scores[b] = -err.sum(-1) / (scale * no[b])

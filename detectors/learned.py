@@ -102,13 +102,14 @@ class LearnedDetector(Detector):
                           batch_size=None, learning_rate=None):
         """``(epochs, patience, batch_size, learning_rate)`` of one
         :meth:`fit` call: each one given is checked, the others are this
-        detector's defaults."""
+        detector's defaults (a ``batch_size`` of 0 means full batch,
+        returned as None)."""
         return (
             self._epochs if epochs is None else check_int(epochs, "epochs"),
             self._patience if patience is None
             else check_int(patience, "patience"),
             self._batch_size if batch_size is None
-            else check_int(batch_size, "batch_size"),
+            else (check_int(batch_size, "batch_size", 0) or None),
             self._learning_rate if learning_rate is None
             else check_positive(learning_rate, "learning_rate"))
 

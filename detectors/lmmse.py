@@ -54,6 +54,10 @@ class LMMSEDetector(TapsDetector):
     call when the taps are fixed and ``no`` is a scalar), so cost and
     memory grow like ``batch * T * window``.
 
+    Per-symbol taps ``[batch, T, L]`` are refused with a ``ValueError``
+    (every position would need its own window systems; the trellis and
+    symbol-wise detectors take them).
+
     Parameters
     ----------
     taps : [L] or [batch, L], array_like

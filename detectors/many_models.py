@@ -48,13 +48,15 @@ def _as_list(data, k, name):
 
 
 def train_many(detectors, y, s, *, epochs=None, batch_size=None,
-               validation=0.1, patience=None, learning_rate=None,
+               validation="default", patience=None, learning_rate=None,
                callbacks=None, seed=None, stack="auto", verbose=True):
     r"""Train K learned trellis detectors, e.g. one per sweep point.
 
     All detectors must share the classifier architecture (M, L, real or
-    complex, hidden sizes, activations, precision); ViterbiNets and
-    LearnedFactorGraphs may be mixed. Every model gets its own pilots,
+    complex, hidden sizes, activations, precision) and the training
+    settings (``recipe`` and training options, ``training_settings``);
+    ViterbiNets and LearnedFactorGraphs may be mixed. Every model gets its
+    own pilots,
     validation split, input standardisation, initial weights, gradient
     clipping and early stopping; model ``k`` ends with the weights
     ``detectors[k].fit(y[k], s[k], seed=seeds[k])`` would give it, up to
@@ -77,9 +79,10 @@ def train_many(detectors, y, s, *, epochs=None, batch_size=None,
         As in :meth:`ViterbiNet.fit`; every model needs the same number of
         training (and validation) samples.
     epochs, batch_size, patience, learning_rate : None | number
-        Default: the first detector's settings.
-    validation : None | float | list of K (y_val, s_val)
-        As in ``fit``; pairs are given per model.
+        Default: the detectors' settings.
+    validation : "default" | None | float | list of K (y_val, s_val)
+        As in ``fit`` (``"default"``: the detectors' ``validation``);
+        pairs are given per model.
     callbacks : None | list of callables
         ``cb(epoch, logs)`` with per-model lists in ``logs``.
     seed : None | int | list of K ints
@@ -107,6 +110,16 @@ def train_many(detectors, y, s, *, epochs=None, batch_size=None,
                          "(M, L, hidden, activations, precision).")
     if len({id(d) for d in detectors}) != len(detectors):
         raise ValueError("`detectors` holds the same detector twice.")
+    settings = first.training_settings
+    for k, d in enumerate(detectors):
+        if d.training_settings != settings:
+            diff = sorted(n for n, v in d.training_settings.items()
+                          if settings[n] != v)
+            raise ValueError(
+                f"train_many trains all models with one recipe; detector "
+                f"{k} differs from the first in {', '.join(diff)}. Build "
+                "them with the same training options, or train them "
+                "separately.")
     K = len(detectors)
     ys, ss = _as_list(y, K, "y"), _as_list(s, K, "s")
     if seed is None:
@@ -122,6 +135,8 @@ def train_many(detectors, y, s, *, epochs=None, batch_size=None,
     epochs, patience, batch_size, lr = first._training_options(
         epochs=epochs, patience=patience, batch_size=batch_size,
         learning_rate=learning_rate)
+    if isinstance(validation, str) and validation == "default":
+        validation = settings["validation"] or None
     if isinstance(validation, (list, tuple)):
         # fit passes its pair; train_many takes one pair per model.
         mode, vdata = "data", [validation] if K == 1 else list(validation)
@@ -131,6 +146,11 @@ def train_many(detectors, y, s, *, epochs=None, batch_size=None,
                              "(y_val, s_val) per detector.")
     else:
         mode, vdata = check_validation(validation)
+    if mode != "none" and patience is None:
+        raise ValueError(
+            f"validation data stops training early, but these detectors "
+            f"have no patience (recipe {first.recipe!r} trains without "
+            "early stopping); pass patience=N as well, or validation=None.")
     if stack == "auto":
         stack = bool(tf.config.list_logical_devices("GPU"))
     elif not isinstance(stack, bool):
@@ -183,7 +203,8 @@ def train_many(detectors, y, s, *, epochs=None, batch_size=None,
         return train_loop(
             mlp_loss(first._activations), params, train, val, stacked=True,
             epochs=epochs, patience=patience, min_delta=first._min_delta,
-            learning_rate=lr, clipnorm=first._clipnorm,
+            learning_rate=lr, clipnorm=first._clipnorm, clip=first._clip,
+            weight_decay=first._weight_decay,
             batch_size=batch_size, seed=seeds[ks[0]], callbacks=callbacks,
             verbose=verbose,
             desc=(f"{type(detectors[ks[0]]).__name__}" if len(ks) == 1

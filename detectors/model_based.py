@@ -7,7 +7,13 @@ The branch metric of state ``s`` and input ``m`` at time ``k`` is
 ``mu[s, m] = h[0] p[m] + sum_{j>=1} h[j] p[x[k-j](s)]``
 (:func:`detectors.metrics.branch_means`). Imperfect CSI is expressed by
 handing the detectors estimated or perturbed taps, at construction or per
-call (``det(y, no, taps=...)``).
+call (``det(y, no, taps=...)``): fixed ``[L]``, per frame ``[batch, L]``,
+or per symbol ``[batch, T, L]``, where the tap set believed at time ``k``
+is ``taps[b, k]`` and the branch means become ``mu_k[s, m]`` (the
+mismatched Viterbi of the authors' first ViterbiNet evaluation script
+draws an additive tap error for every symbol; ``channels.csi`` case
+``perturbed:var=0.1,mode=additive,per=symbol``). Fixed and per-frame taps
+keep their own, cheaper path: the means are computed once per call.
 
 With ``likelihood="poisson"`` the same detectors use the branch metrics of
 the Poisson channel (:mod:`detectors.poisson`: on-off keying, ``no = 1 /
@@ -30,6 +36,8 @@ _METRICS = {"gaussian": GaussianBranchMetrics,
 
 class _ModelBased(TrellisDetector, TapsDetector):
     """Branch metrics of the believed taps (Gaussian or Poisson)."""
+
+    per_symbol_taps = True
 
     def __init__(self, taps, *, likelihood="gaussian", **kwargs):
         super().__init__(taps, **kwargs)
@@ -77,9 +85,11 @@ class ViterbiDetector(_ModelBased):
 
     Parameters
     ----------
-    taps : [L] or [batch, L], array_like
-        Channel taps the receiver believes (perfect or imperfect CSI);
-        per-frame taps must match the batch of ``y``.
+    taps : [L] or [batch, L] or [batch, T, L], array_like
+        Channel taps the receiver believes (perfect or imperfect CSI):
+        fixed, per frame (must match the batch of ``y``) or per symbol
+        (``taps[b, k]`` is the tap set of time ``k``; must match the batch
+        and the T of ``y``; a batch axis of 1 fits any batch).
     constellation : None | str | sionna.phy.mapping.Constellation
         ``None`` -> BPSK. Real (PAM) or complex (QAM) of any order, with
         ``M**(L-1) <= signals.checks.MAX_STATES`` states.
@@ -105,7 +115,7 @@ class ViterbiDetector(_ModelBased):
         Received samples (counts for ``likelihood="poisson"``).
     no : scalar or [batch], tf.float
         Noise variance (``1 / rho`` for ``likelihood="poisson"``).
-    taps : None or [L] or [batch, L]
+    taps : None or [L] or [batch, L] or [batch, T, L]
         Believed taps for this call only (see :class:`TapsDetector`).
 
     Output
@@ -120,6 +130,14 @@ class ViterbiDetector(_ModelBased):
     >>> from detectors import ViterbiDetector
     >>> det = ViterbiDetector([1.0, 0.5], hard_out=True)
     >>> det([[1.4, 0.6, -0.4, -1.6]], 0.1).numpy()   # x = +1 +1 -1 -1
+    array([[0, 0, 1, 1]], dtype=int32)
+
+    Per-symbol believed taps ``[batch, T, L]``, here a sign flip of the
+    second tap from time 2 on:
+
+    >>> import numpy as np
+    >>> taps = np.array([[[1.0, 0.5]] * 2 + [[1.0, -0.5]] * 2])  # [1, 4, 2]
+    >>> det([[1.4, 0.6, -1.4, -0.4]], 0.1, taps=taps).numpy()
     array([[0, 0, 1, 1]], dtype=int32)
     """
 
@@ -139,8 +157,9 @@ class BCJRDetector(_ModelBased):
 
     Parameters
     ----------
-    taps : [L] or [batch, L], array_like
-        Channel taps the receiver believes.
+    taps : [L] or [batch, L] or [batch, T, L], array_like
+        Channel taps the receiver believes: fixed, per frame or per symbol
+        (as in :class:`ViterbiDetector`).
     constellation : None | str | sionna.phy.mapping.Constellation
         ``None`` -> BPSK.
     max_log : bool
@@ -163,7 +182,7 @@ class BCJRDetector(_ModelBased):
     y : [batch, T], tf.float or tf.complex
     no : scalar or [batch], tf.float
         Noise variance (``1 / rho`` for ``likelihood="poisson"``).
-    taps : None or [L] or [batch, L]
+    taps : None or [L] or [batch, L] or [batch, T, L]
         Believed taps for this call only (see :class:`TapsDetector`).
 
     Output

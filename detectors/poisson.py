@@ -55,8 +55,9 @@ class PoissonSymbolwiseDetector(TapsDetector):
 
     Parameters
     ----------
-    taps : [L] or [batch, L], array_like
-        Taps the receiver believes (real).
+    taps : [L] or [batch, L] or [batch, T, L], array_like
+        Taps the receiver believes (real): fixed, per frame or per symbol
+        (the tap set of time ``k`` is ``taps[b, k]``).
     constellation : None | str | Constellation
         ``None`` -> ``"ook"``. Must be real.
     hard_out : bool
@@ -70,7 +71,7 @@ class PoissonSymbolwiseDetector(TapsDetector):
     no : scalar or [batch], tf.float
         ``1 / rho`` (``no = 10**(-snr_db/10)``; module doc).
 
-    taps : None or [L] or [batch, L]
+    taps : None or [L] or [batch, L] or [batch, T, L]
         Believed taps for this call only (see :class:`TapsDetector`).
 
     Output
@@ -86,6 +87,8 @@ class PoissonSymbolwiseDetector(TapsDetector):
     array([[0, 1, 0]], dtype=int32)
     """
 
+    per_symbol_taps = True
+
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  precision=None, **kwargs):
         super().__init__(taps, constellation=constellation or "ook",
@@ -95,6 +98,6 @@ class PoissonSymbolwiseDetector(TapsDetector):
                              "(use 'ook').")
 
     def symbol_logits(self, y, no, taps):
-        metrics = poisson_branch_metrics(y, no, self.taps_per_frame(taps),
+        metrics = poisson_branch_metrics(y, no, taps,
                                          self._points)       # [B, T, S, M]
         return tf.reduce_logsumexp(metrics, axis=2)

@@ -17,11 +17,14 @@ class SymbolwiseDetector(TapsDetector):
     Hard decisions are the nearest scaled point, whatever the variance; the
     variance only calibrates the soft output.
 
+    Per-symbol taps ``[batch, T, L]`` use the tap set of time ``k``
+    (``taps[b, k]``) for ``y[k]``.
+
     Parameters
     ----------
-    taps : [L] or [batch, L], array_like
-        Taps the receiver believes; only their energy beyond ``h[0]`` and
-        ``h[0]`` itself are used.
+    taps : [L] or [batch, L] or [batch, T, L], array_like
+        Taps the receiver believes (fixed, per frame or per symbol); only
+        their energy beyond ``h[0]`` and ``h[0]`` itself are used.
     constellation : None | str | Constellation
         ``None`` -> BPSK.
     hard_out : bool
@@ -33,7 +36,7 @@ class SymbolwiseDetector(TapsDetector):
     y : [batch, T], tf.float or tf.complex
     no : scalar or [batch], tf.float
 
-    taps : None or [L] or [batch, L]
+    taps : None or [L] or [batch, L] or [batch, T, L]
         Believed taps for this call only (see :class:`TapsDetector`).
 
     Output
@@ -49,10 +52,12 @@ class SymbolwiseDetector(TapsDetector):
     array([[0, 0, 1, 1]], dtype=int32)
     """
 
+    per_symbol_taps = True
+
     def symbol_logits(self, y, no, taps):
-        taps = self.taps_per_frame(taps)                     # [B|1, L]
+        taps = self.taps_per_symbol(taps)                    # [B|1, T|1, L]
         energy = tf.reduce_mean(tf.abs(self._points) ** 2)
-        isi = tf.reduce_sum(tf.abs(taps[:, 1:]) ** 2, axis=-1) * energy
-        var = self._noise_per_frame(no, y) + isi[:, None]    # [B, 1]
-        mean = taps[:, :1, None] * self._points              # [B|1, 1, M]
+        isi = tf.reduce_sum(tf.abs(taps[..., 1:]) ** 2, axis=-1) * energy
+        var = self._noise_per_frame(no, y) + isi             # [B, T|1]
+        mean = taps[..., :1] * self._points                  # [B|1, T|1, M]
         return gaussian_loglik(y[..., None], mean, var[..., None])

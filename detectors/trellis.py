@@ -4,8 +4,9 @@ A trellis detector is *branch metrics* x *inference*. This module owns the
 inference: the trellis of an M-ary channel with memory L (``S = M**(L-1)``
 states, ``M`` branches leaving each) and, once, in the log domain,
 
-* max-product: the Viterbi algorithm (ML sequence by full traceback) and
-  max-log forward-backward (soft symbol metrics);
+* max-product: the Viterbi algorithm (ML sequence by full traceback),
+  max-log forward-backward (soft symbol metrics) and the fixed-lag rule of
+  the ViterbiNet authors' decoder (no traceback, :func:`fixed_lag`);
 * sum-product: BCJR forward-backward (exact symbol posteriors).
 
 Branch-metric providers (:mod:`detectors.metrics`: Gaussian or Poisson
@@ -90,8 +91,8 @@ __all__ = ["Trellis", "BranchMetrics", "check_trellis_size",
            "check_chunking", "tuple_to_branch_metrics",
            "branch_to_tuple_metrics", "tuple_labels",
            "viterbi_decode", "forward_backward", "viterbi_time_major",
-           "forward_backward_time_major", "compiled_with_gradient",
-           "INITIAL_STATES"]
+           "forward_backward_time_major", "fixed_lag", "fixed_lag_time_major",
+           "compiled_with_gradient", "INITIAL_STATES"]
 
 INITIAL_STATES = ("known", "unknown")
 
@@ -813,6 +814,61 @@ def viterbi_time_major(metrics, initial_state="known", chunk_size=None,
                 tf.int32)
 
 
+def _fixed_lag_step(alpha, gamma, M):
+    """Max-product step ``alpha`` [S, B] -> alpha at k+1 [S, B], and the
+    fixed-lag scores ``[M, B]`` of the symbol that leaves the memory,
+    ``x[k-L+1]``: the best path metric through step k with ``x[k-L+1] =
+    d``, i.e. the best branch ``(s, m)`` of step k whose state ``s = d R +
+    r`` has ``d`` as its oldest symbol."""
+    S = gamma.shape[0]
+    R = S // M
+    c = tf.reshape(alpha, [M, R, 1, -1]) + tf.reshape(gamma, [M, R, M, -1])
+    a = _normalise(tf.reshape(_reduce(c, 0, "max"), [S, -1]))
+    return a, tf.reduce_max(tf.reshape(c, [M, R * M, -1]), axis=1)
+
+
+def _final_digit_scores(alpha, M, L):
+    """Scores ``[L-1, M, B]`` of the symbols held by the final state,
+    oldest (``x[T-L+1]``, the most significant digit) first: the best
+    final metric among the states holding each value."""
+    a = tf.reshape(alpha, [M] * (L - 1) + [-1])
+    axes = list(range(L - 1))
+    return tf.stack([tf.reduce_max(a, [b for b in axes if b != j])
+                     if L > 2 else a for j in axes])
+
+
+def _scores_to_log_probs(scores):
+    """``[..., M, B]`` max-log scores -> normalised ``[..., B, M]``."""
+    scores -= tf.reduce_logsumexp(scores, axis=-2, keepdims=True)
+    return tf.linalg.matrix_transpose(scores)
+
+
+def fixed_lag_time_major(metrics, initial_state="known"):
+    """:func:`fixed_lag` on a :class:`BranchMetrics`; returns normalised
+    max-log scores ``[T, batch, M]`` time-major (their argmax is the
+    fixed-lag decision). Builds graph ops for an XLA-compiled function."""
+    if initial_state not in INITIAL_STATES:
+        raise ValueError(f"`initial_state` must be one of {INITIAL_STATES}, "
+                         f"got {initial_state!r}.")
+    if metrics.num_states == 1:
+        return _memoryless(metrics, hard=False)
+    M, L, T = metrics.num_points, metrics.memory, metrics.num_steps
+    alpha = _initial_metrics(metrics, metrics.batch_size, initial_state)
+    out = tf.TensorArray(metrics.dtype, size=T)
+
+    def body(k, a, out):
+        a, score = _fixed_lag_step(a, metrics.at(k), M)
+        return a, out.write(k, _scores_to_log_probs(score))
+
+    alpha, out = _loop(T, body, (alpha, out), _static(T))
+    # row k of `out` decides x[k-L+1]; the final state holds the last L-1
+    # symbols; together they cover x[-L+1 .. T-1], the frame is the tail.
+    full = tf.concat([out.stack(),
+                      _scores_to_log_probs(_final_digit_scores(alpha, M, L))],
+                     axis=0)
+    return full[L - 1:]
+
+
 def forward_backward_time_major(metrics, max_log=False, initial_state="known",
                                 chunk_size=None, overlap=None):
     """:func:`forward_backward` on a :class:`BranchMetrics`; returns
@@ -883,6 +939,11 @@ def _build(kind, options):
             return tf.transpose(viterbi_time_major(
                 BranchMetrics.from_tensor(metrics), *options))
         return tf.function(fn, jit_compile=True, autograph=False)
+    if kind == "fixed-lag":
+        def fn(metrics):
+            return tf.transpose(fixed_lag_time_major(
+                BranchMetrics.from_tensor(metrics), *options), [1, 0, 2])
+        return compiled_with_gradient(fn)
 
     def fn(metrics):
         return tf.transpose(forward_backward_time_major(
@@ -986,3 +1047,50 @@ def forward_backward(metrics, max_log=False, initial_state="known",
                    _memory_from(metrics.shape[2], metrics.shape[3]))
     return _compiled("bcjr", bool(max_log), initial_state, chunk_size,
                      overlap)(metrics)
+
+
+def fixed_lag(metrics, initial_state="known"):
+    r"""The fixed-lag decoder of the ViterbiNet authors: no traceback.
+
+    After the max-product step of time ``k`` the best branch ``(s, m)``
+    (the best of the authors' ``M**L`` tuple states, which hold ``x[k],
+    ..., x[k-L+1]``) decides the oldest symbol it holds, ``x[k-L+1]`` (a
+    decision lag of ``L-1``, with ``y[0..k]`` seen); the last ``L-1``
+    symbols of the frame are those of the best final state. Decisions
+    equal the ML sequence when survivors merge within ``L-1`` steps (e.g.
+    noiseless data), and are never better on average.
+
+    Parameters
+    ----------
+    metrics : [batch, T, S, M], tf.float
+        Branch log-likelihoods ``log p(y[k] | s, m)``.
+    initial_state : "known" | "unknown"
+        As in :func:`viterbi_decode`.
+
+    Output
+    ------
+    : [batch, T, M], tf.float
+        Normalised max-log scores of each decision: row ``j`` holds, for
+        every value of ``x[j]``, the best path metric up to the step that
+        decides ``x[j]`` (``k = j + L - 1``, or the end of the frame) with
+        that value, normalised like log-probabilities. Their argmax is the
+        fixed-lag decision.
+
+    Differentiable; runs as a cached XLA-compiled function.
+
+    Example
+    -------
+    BPSK, L = 2: the metrics favour ``0, 1, 1``, and so does the rule:
+
+    >>> import numpy as np
+    >>> from detectors.trellis import fixed_lag
+    >>> m = np.zeros([1, 3, 2, 2], np.float32)
+    >>> m[0, 0, :, 0] = m[0, 1, :, 1] = m[0, 2, :, 1] = 1.0
+    >>> np.argmax(fixed_lag(m).numpy(), -1)
+    array([[0, 1, 1]])
+    """
+    metrics = _check_metrics(metrics)
+    if initial_state not in INITIAL_STATES:
+        raise ValueError(f"`initial_state` must be one of {INITIAL_STATES}, "
+                         f"got {initial_state!r}.")
+    return _compiled("fixed-lag", initial_state)(metrics)

@@ -3,8 +3,10 @@ r"""The trellis detector: branch metrics x inference, as a type.
 :class:`TrellisDetector` owns the inference axis of the grid of
 :mod:`detectors` -- max-product or sum-product recursions (exact or
 max-log), hard output by Viterbi traceback or by the argmax of the
-posteriors, a known or unknown initial state, whole-block or continuous
-(chunked) decoding -- and one cache of compiled recursions. A subclass
+posteriors (or, as a labelled option of the Viterbi detectors, the
+authors' fixed-lag rule), a known or unknown initial state, whole-block
+or continuous (chunked) decoding -- and one cache of compiled
+recursions. A subclass
 provides only :meth:`TrellisDetector.branch_metrics`; the model-based
 detectors (believed taps) and the learned ones (a classifier) differ in
 nothing else.
@@ -19,10 +21,14 @@ from signals.checks import check_int
 from .base import Detector, TapsDetector
 from .compiled import compiled, compiled_for
 from .trellis import (INITIAL_STATES, Trellis, check_chunking,
-                      compiled_with_gradient, forward_backward_time_major,
-                      viterbi_time_major)
+                      compiled_with_gradient, fixed_lag_time_major,
+                      forward_backward_time_major, viterbi_time_major)
 
-__all__ = ["TrellisDetector"]
+__all__ = ["TrellisDetector", "DECISIONS"]
+
+# Hard-decision rules of a Viterbi-type detector (``traceback=True``):
+# the ML sequence, or the fixed-lag rule of the ViterbiNet authors' code.
+DECISIONS = ("traceback", "fixed-lag")
 
 # The detector whose branch_metrics a compiled recursion traces right now.
 # Compiled functions are shared by every detector with the same metric key
@@ -59,13 +65,17 @@ def _metrics_of_tracing(y, no, flat):
     return det.branch_metrics(y, no, **inputs)
 
 
-def _build(hard, traceback, max_log, initial_state, chunk_size, overlap):
+def _build(hard, traceback, max_log, initial_state, chunk_size, overlap,
+           fixed_lag=False):
     """The compiled recursion of one option set, batch-major in and out."""
     options = (initial_state, chunk_size, overlap)
 
     def soft(y, no, *flat):
-        lp = forward_backward_time_major(
-            _metrics_of_tracing(y, no, flat), max_log, *options)
+        metrics = _metrics_of_tracing(y, no, flat)
+        if fixed_lag:
+            lp = fixed_lag_time_major(metrics, initial_state)
+        else:
+            lp = forward_backward_time_major(metrics, max_log, *options)
         return tf.transpose(lp, [1, 0, 2])
 
     if not hard:
@@ -111,6 +121,19 @@ class TrellisDetector(Detector):
     traceback : bool
         Hard output: the ML sequence by Viterbi traceback (``True``) or
         the symbol-wise argmax of the soft output (``False``).
+    decision : None | "traceback" | "fixed-lag"
+        Only with ``traceback=True`` and ``max_log=True`` (the Viterbi
+        detectors): ``None`` / ``"traceback"`` (default) the ML sequence
+        by full traceback;
+        ``"fixed-lag"`` the rule of the ViterbiNet authors' decoder
+        (:func:`detectors.trellis.fixed_lag`): ``x[k-L+1]`` from the best
+        branch after step ``k``, no traceback, the last ``L-1`` symbols
+        from the best final state. It changes the hard decisions *and* the
+        soft output, which becomes the max-log scores of those decisions
+        (argmax = the fixed-lag decision), so a Monte Carlo link measures
+        the fixed-lag rule with or without ``hard_out``. Needs no
+        traceback memory, so ``chunk_size`` / ``overlap`` do not change
+        it (they are accepted and ignored).
     initial_state : "known" | "unknown"
         ``"known"``: the frame follows the preamble (state 0);
         ``"unknown"``: the initial state is free (uniform).
@@ -155,8 +178,8 @@ class TrellisDetector(Detector):
     """
 
     def __init__(self, memory, *, max_log=False, traceback=False,
-                 initial_state="known", chunk_size=None, overlap=None,
-                 **kwargs):
+                 decision=None, initial_state="known", chunk_size=None,
+                 overlap=None, **kwargs):
         if isinstance(self, TapsDetector):
             super().__init__(memory, **kwargs)     # the taps: L = their count
             memory = int(self.taps.shape[-1])
@@ -173,6 +196,18 @@ class TrellisDetector(Detector):
             chunk_size, overlap, self.memory)
         self._max_log = bool(max_log)
         self._traceback = bool(traceback)
+        if decision is not None and decision not in DECISIONS:
+            raise ValueError(f"`decision` must be one of {DECISIONS}, got "
+                             f"{decision!r}.")
+        if decision is not None and not (self._traceback and self._max_log):
+            raise ValueError(
+                f"`decision` ({decision!r}) is an option of the Viterbi "
+                f"detectors (max-product with traceback); "
+                f"{type(self).__name__} decides by the argmax of its "
+                "posteriors. Use ViterbiDetector or ViterbiNet for "
+                "fixed-lag decisions.")
+        self._decision = decision or ("traceback" if self._traceback
+                                      else "posterior")
 
     @property
     def memory(self):
@@ -199,6 +234,13 @@ class TrellisDetector(Detector):
         """bool : hard output by Viterbi traceback (else posterior
         argmax)."""
         return self._traceback
+
+    @property
+    def decision(self):
+        """str : the hard-decision rule, ``"traceback"`` (ML sequence),
+        ``"fixed-lag"`` or, without ``traceback``, ``"posterior"`` (the
+        symbol-wise argmax of the soft output)."""
+        return self._decision
 
     @property
     def chunk_size(self):
@@ -240,9 +282,16 @@ class TrellisDetector(Detector):
         names = tuple(inputs)
         flats = [tf.nest.flatten(inputs[n]) for n in names]
         sizes = tuple((len(f), inputs[n]) for n, f in zip(names, flats))
-        options = (hard, hard and self._traceback,
-                   False if hard and self._traceback else self._max_log,
-                   self._initial_state, self._chunk_size, self._overlap)
+        if self._decision == "fixed-lag":
+            # one recursion for soft and hard output (hard = its argmax);
+            # no traceback, so no chunking either
+            options = (hard, False, True, self._initial_state, None, None,
+                       True)
+        else:
+            options = (hard, hard and self._traceback,
+                       False if hard and self._traceback else self._max_log,
+                       self._initial_state, self._chunk_size, self._overlap,
+                       False)
         key = self.metric_key()
         # the nesting of the inputs shapes the traced graph too
         structure = tuple((n, str(tf.nest.map_structure(lambda _: 0,

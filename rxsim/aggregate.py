@@ -17,6 +17,7 @@ Rows that are parts of one experiment rather than different channels
 (:func:`pooled_design_effect`).
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -50,6 +51,15 @@ class CurvePoint:
         Summed counts of the rows.
     count : int
         Number of rows averaged.
+    rates : tuple of float
+        The rows' rates (e.g. one per training seed).
+
+    Example
+    -------
+    >>> p = CurvePoint(5000, 0.02, 0.015, 0.025, (0.01, 0.03), 40, 2000, 2,
+    ...                rates=(0.01, 0.03))
+    >>> [round(b, 4) for b in p.interval_over_rows()]     # t, 1 dof
+    [-0.1071, 0.1471]
     """
 
     x: float
@@ -60,6 +70,20 @@ class CurvePoint:
     errors: int
     trials: int
     count: int
+    rates: tuple = ()
+
+    def interval_over_rows(self, confidence=0.95):
+        """Student-t interval of the mean of the rows' rates: with rows
+        that are training seeds, what a *fresh* training set gives on
+        average (training and test noise together), beside ``lo, hi``,
+        which describe the test noise of these trainings only. ``(nan,
+        nan)`` for fewer than two rows."""
+        r = np.asarray(self.rates, float)
+        if r.size < 2:
+            return (math.nan, math.nan)
+        half = sps.t.ppf(0.5 + confidence / 2, r.size - 1) * r.std(ddof=1) \
+            / math.sqrt(r.size)
+        return (float(r.mean() - half), float(r.mean() + half))
 
 
 def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95,
@@ -137,7 +161,8 @@ def average_rows(rows, key, x="snr_db", metric="ser", confidence=0.95,
             lo, hi = bounds[:, 0].mean(), bounds[:, 1].mean()
         curves[k].append(CurvePoint(
             x=xv, rate=rate, lo=float(lo), hi=float(hi),
-            spread=(min(rates), max(rates)), errors=errors, trials=trials,
+            spread=(min(rates), max(rates)), rates=tuple(rates),
+            errors=errors, trials=trials,
             count=len(pairs)))
     return {k: sorted(v, key=lambda p: p.x) for k, v in curves.items()}
 

@@ -1,4 +1,5 @@
-"""The ``rxsim`` command line: sweep, plot, export, status, detectors."""
+"""The ``rxsim`` command line: sweep, plot, compare, export, status,
+detectors."""
 
 import logging
 import os
@@ -27,7 +28,8 @@ app = _App(
     help="rxsim: Monte Carlo SER sweeps of detectors over ISI channels.\n\n"
          "Typical use: `rxsim sweep configs/quick.toml` (simulate, store "
          "results in SQLite, print a table, draw a plot); `rxsim plot` and "
-         "`rxsim export` redraw or export a database later.")
+         "`rxsim export` redraw or export a database later; `rxsim compare "
+         "--db DB A B` compares two detectors point by point.")
 
 
 def _fail(message):
@@ -286,18 +288,242 @@ def plot_cmd(
                                 "beside it)"),
     experiment: str = typer.Option(None, help="Only this experiment"),
     metric: str = typer.Option(None, help=_METRIC_HELP),
+    ratio_to: str = typer.Option(None, "--ratio-to", help="Plot every other "
+                                 "detector's error rate divided by this "
+                                 "detector's (a label, or the base of "
+                                 "training replicates '<base> #<r>'), with "
+                                 "paired intervals, instead of the rates"),
 ):
     """Plot SER (coded experiments: BER and BLER) vs SNR with confidence
-    intervals from a database."""
-    from .plots import plot_ser
+    intervals from a database; with --ratio-to, each detector's ratio to a
+    reference detector."""
+    from .plots import plot_ratio, plot_ser
 
     metrics = _parse_metric(metric)
+    if ratio_to is not None:
+        if metrics is not None and len(metrics) > 1:
+            _fail("--ratio-to plots one metric; give one --metric "
+                  "(ser, ber or bler).")
+        m = "ser" if metrics is None else metrics[0]
+        lines = _ratio_lines(db, experiment, ratio_to, m)
+        try:
+            files = plot_ratio(lines, output, reference=ratio_to,
+                               title=experiment, metric=m)
+        except ValueError as e:
+            _fail(str(e))
+        typer.echo("figure: " + ", ".join(str(f) for f in files))
+        return
     rows = _open_rows(db, experiment)
     try:
         files = plot_ser(rows, output, title=experiment, metric=metrics)
     except ValueError as e:
         _fail(str(e))
     typer.echo("figure: " + ", ".join(str(f) for f in files))
+
+
+def _compare_store(db, experiment, compare):
+    """Open ``db`` (an error if missing), check ``experiment`` and return
+    ``compare(rows, store.frame_counts)``; its ValueError is a CLI error."""
+    from .store import ResultsStore, StoreError
+
+    if not Path(db).exists():
+        _fail(f"no database at {db}")
+    try:
+        with ResultsStore(db) as store:
+            if experiment is not None and \
+                    experiment not in store.experiments():
+                held = store.experiments()
+                _fail(f"no experiment {experiment!r} in {db}; it holds: "
+                      + (", ".join(held) if held else "no points") + ".")
+            rows = store.points(experiment=experiment)
+            return compare(rows, store.frame_counts)
+    except (StoreError, ValueError) as e:
+        _fail(str(e))
+
+
+def _ratio_lines(db, experiment, reference, metric):
+    """Comparisons of every other detector (replicates as their base) with
+    ``reference``, for ``rxsim plot --ratio-to``."""
+    from .paired import compare_rows, replicate_base
+
+    def compare(rows, frame_counts):
+        labels = {r["detector"] for r in rows}
+        own = replicate_base(reference)
+        names = sorted({(replicate_base(lab) or (lab,))[0] for lab in labels}
+                       - {reference, own[0] if own else None})
+        lines, problems = [], []
+        for name in names:
+            try:
+                lines += compare_rows(rows, name, reference,
+                                      frame_counts=frame_counts,
+                                      metric=metric)
+            except ValueError as e:     # unknown reference, no such metric
+                problems.append(e)
+        if not lines:
+            if problems:
+                raise problems[0]
+            raise ValueError(f"the store holds no detector besides "
+                             f"{reference!r} to compare with it.")
+        return lines
+    return _compare_store(db, experiment, compare)
+
+
+_G = "{:#.3g}"        # 3 significant digits, trailing zeros kept: 1.00
+
+
+def _cell(x, fmt=_G):
+    if x is None or (isinstance(x, float) and x != x):
+        return "-"
+    if x in (float("inf"), float("-inf")):
+        return "inf" if x > 0 else "-inf"
+    return fmt.format(x).rstrip(".")     # "#.3g" writes 306 as "306."
+
+
+def format_comparison(lines):
+    """The table of ``rxsim compare``: one line per point (channel, CSI,
+    SNR) with both rates, the ratio A/B and the difference A-B with their
+    intervals, the verdict and the frames used; with training replicates
+    the interval over seeds beside the test-noise one.
+
+    Parameters
+    ----------
+    lines : list of :class:`rxsim.paired.RowComparison`
+        All of one pair of detectors (and one metric).
+
+    Output
+    ------
+    : str
+
+    Example
+    -------
+    >>> from rxsim.cli import format_comparison
+    >>> from rxsim.paired import compare_rows
+    >>> rows = [dict(experiment="e", detector=d, channel="isi", csi="perfect",
+    ...              snr_db=4.0, seed=1, errors=e, symbols=10_000,
+    ...              ser=e / 10_000, ser_deff=1.0, created_at="")
+    ...         for d, e in (("bcjr", 100), ("viterbi", 160))]
+    >>> print(format_comparison(compare_rows(rows, "bcjr", "viterbi")))
+    A = bcjr, B = viterbi: SER ratio A/B and difference A-B, 95% intervals (rates on the frames both simulated)
+    channel csi     SNR     SER A     SER B A/B [95%]            A-B [95%]                        verdict  frames pairing
+    ---------------------------------------------------------------------------------------------------------------------
+    isi     perfect 4.0 1.000e-02 1.600e-02 0.625 [0.482, 0.799] -6.00e-03 [-9.15e-03, -2.85e-03] A better      - unpaired*
+    * unpaired: A's and B's frames treated as independent (no frame counts stored, or different seeds): valid but wider than a paired interval.
+    """
+    if not lines:
+        return "(no common points)"
+    first = lines[0]
+    m = first.metric.upper()
+    level = f"{first.comparison.confidence:.0%}"
+    multi = len({x.experiment for x in lines}) > 1
+    seeds = any(x.seeds is not None for x in lines)
+    head = (("experiment",) if multi else ()) + (
+        "channel", "csi", "SNR", f"{m} A", f"{m} B", f"A/B [{level}]",
+        f"A-B [{level}]", "verdict", "frames", "pairing")
+    if seeds:
+        head += (f"A/B over seeds [{level}]", "verdict over seeds", "seeds")
+    cells, notes = [], set()
+    for x in lines:
+        c = x.comparison
+        csi = x.csi_a if x.csi_a == x.csi_b else f"{x.csi_a} / {x.csi_b}"
+        lo, hi = c.ratio_ci
+        ratio = (f"{_cell(c.ratio, _G)} [{_cell(lo, _G)}, "
+                 f"{_cell(hi, _G)}]")
+        dlo, dhi = c.difference_ci
+        diff = (f"{c.difference:+.2e} [{dlo:+.2e}, {dhi:+.2e}]")
+        pairing = "paired" if x.pairing == "paired" else "unpaired*"
+        if x.pairing != "paired":
+            notes.add("unpaired")
+        row = (((x.experiment,) if multi else ()) +
+               (x.channel, csi, f"{x.snr_db:.1f}", _cell(c.rate_a, "{:.3e}"),
+                _cell(c.rate_b, "{:.3e}"), ratio, diff, c.verdict,
+                _cell(c.frames, "{}"), pairing))
+        if seeds:
+            s = x.seeds
+            reps = "x".join(str(n) for n in (x.replicates_a, x.replicates_b)
+                            if n > 1)
+            row += (("-", "-", reps) if s is None else
+                    (f"{_cell(s.ratio, _G)} [{_cell(s.ratio_ci[0], _G)}, "
+                     f"{_cell(s.ratio_ci[1], _G)}]", s.verdict,
+                     str(s.replicates)))
+        cells.append(row)
+    right = [h in ("SNR", f"{m} A", f"{m} B", "frames", "seeds")
+             for h in head]
+    out = [f"A = {first.a}, B = {first.b}: {m} ratio A/B and difference "
+           f"A-B, {level} intervals (rates on the frames both simulated)"]
+    out += _columns(head, cells, right)
+    if "unpaired" in notes:
+        out.append("* unpaired: A's and B's frames treated as independent "
+                   "(no frame counts stored, or different seeds): valid "
+                   "but wider than a paired interval.")
+    if seeds:
+        out.append(f"Replicated detectors (labels '<base> #<r>') are "
+                   f"averaged over training seeds: A/B [{level}] is the "
+                   "test-noise interval of the seed-averaged rate (these "
+                   "trained models); 'over seeds' is the geometric-mean "
+                   "ratio over seeds with its t interval: what a fresh "
+                   "training set gives.")
+    return "\n".join(out)
+
+
+_FORMATS = ("table", "csv", "json")
+
+
+@app.command()
+def compare(
+    a: str = typer.Argument(..., metavar="A", help="Detector A: a label, or the base of "
+                            "training replicates '<base> #<r>' "
+                            "(seed-averaged)"),
+    b: str = typer.Argument(..., metavar="B", help="Detector B (the reference of the "
+                            "ratio A/B)"),
+    db: Path = typer.Option(..., help="SQLite results database"),
+    experiment: str = typer.Option(None, help="Only this experiment "
+                                   "(default: all)"),
+    metric: str = typer.Option("ser", help="Compared rate: ser, ber or "
+                               "bler"),
+    confidence: float = typer.Option(0.95, help="Level of the intervals "
+                                     "and the verdict"),
+    fmt: str = typer.Option("table", "--format", help="Output: table, csv "
+                            "or json"),
+):
+    """Compare detector A with detector B point by point: both rates, the
+    ratio A/B and the difference A-B with intervals that use the pairing of
+    frames (common random numbers), and a verdict (A better / B better /
+    not resolved).
+
+    Points pair at the same experiment, channel and SNR. Stores without
+    per-frame counts (older files) or rows of different seeds get unpaired
+    intervals, marked in the table."""
+    import json
+
+    from .paired import METRIC_COLUMNS, compare_rows
+
+    metric = metric.strip().lower()
+    if metric not in METRIC_COLUMNS:
+        _fail(f"--metric must be one of {', '.join(METRIC_COLUMNS)}, got "
+              f"{metric!r}.")
+    if fmt not in _FORMATS:
+        _fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}.")
+    if not 0.0 < confidence < 1.0:
+        _fail(f"--confidence must lie strictly between 0 and 1, got "
+              f"{confidence}.")
+    lines = _compare_store(db, experiment, lambda rows, fc: compare_rows(
+        rows, a, b, frame_counts=fc, metric=metric, confidence=confidence))
+    if fmt == "table":
+        typer.echo(format_comparison(lines))
+    elif fmt == "json":
+        typer.echo(json.dumps([x.to_dict() for x in lines], indent=1))
+    else:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        dicts = [x.to_dict() for x in lines]
+        writer = csv.DictWriter(buf, fieldnames=list(dicts[0]),
+                                lineterminator="\n")
+        writer.writeheader()
+        for d in dicts:
+            writer.writerow({k: "" if v is None else v for k, v in d.items()})
+        typer.echo(buf.getvalue().rstrip("\n"))
 
 
 @app.command()

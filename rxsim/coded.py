@@ -149,12 +149,15 @@ class _Code:
             b_hat = tf.cast(graph(llr), b.dtype)
             wrong = tf.not_equal(b, b_hat)
             blocks = tf.shape(b, out_type=tf.int64)
+            bit_errors = tf.reduce_sum(tf.cast(wrong, tf.int64), axis=-1)
+            block_errors = tf.cast(tf.reduce_any(wrong, axis=-1), tf.int64)
             return {
                 "bits": blocks[0] * blocks[1],
-                "bit_errors": tf.reduce_sum(tf.cast(wrong, tf.int64)),
+                "bit_errors": tf.reduce_sum(bit_errors),
                 "blocks": blocks[0],
-                "block_errors": tf.reduce_sum(
-                    tf.cast(tf.reduce_any(wrong, axis=-1), tf.int64))}
+                "block_errors": tf.reduce_sum(block_errors),
+                "frame_bit_errors": bit_errors,
+                "frame_block_errors": block_errors}
 
         return count_decoded
 
@@ -204,6 +207,9 @@ class CodedLink(Block):
         As in :class:`rxsim.Link`: ``None`` / ``"perfect"`` keeps the
         detector's taps; other cases draw believed taps per batch from the
         channel's true taps and pass them as ``detector(y, no, taps=...)``.
+    noise_variance : None or float
+        As in :class:`rxsim.Link`: the noise variance the receiver believes
+        (``None``: the true one).
     precision : None | "single" | "double"
 
     Input
@@ -255,7 +261,7 @@ class CodedLink(Block):
     def __init__(self, transmitter, channel, detector, k, n, *,
                  output="soft", num_iter=DEFAULT_NUM_ITER,
                  hard_llr=DEFAULT_HARD_LLR, interleave=True, csi=None,
-                 precision=None, **kwargs):
+                 noise_variance=None, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)
@@ -275,7 +281,8 @@ class CodedLink(Block):
                              f"{hard_llr!r}.")
         #: The uncoded :class:`rxsim.Link` this link sends its symbols over.
         self.link = Link(transmitter, channel, detector, int(n) // bps,
-                         csi=csi, precision=precision)
+                         csi=csi, noise_variance=noise_variance,
+                         precision=precision)
         if output == "soft" and getattr(detector, "hard_out", False):
             raise ValueError(
                 "output='soft' needs the detector's posteriors, but it was "

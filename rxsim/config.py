@@ -169,6 +169,22 @@ class SweepConfig:
         detectors keeps the hashes (and finished rows) of the others."""
         return config_hash(self.hash_payload(channel, detector))
 
+    def data_hash(self, channel):
+        """Hash of everything that determines the *data* of a channel's
+        points, i.e. every setting but the detector's: the transmitted
+        frames, channel realisations and noise of a point depend on it and
+        on the SNR only (common random numbers; see :func:`rxsim.sweep.
+        sweep_points`). Listing other detectors, or changing one's
+        options, leaves it alone."""
+        payload = {
+            "seed": self.seed, "constellation": self.constellation,
+            "frame_length": self.frame_length, "batch_size": self.batch_size,
+            "channel": channel.hash_payload(), "xla": self.xla,
+        }
+        if self.code is not None:
+            payload["code"] = dataclasses.asdict(self.code)
+        return config_hash(payload)
+
     def hash_payload(self, channel, detector):
         """The dict :meth:`point_hash` hashes (as sorted JSON).
 
@@ -497,9 +513,25 @@ def _detectors(entries, problems, coded=False):
                 problems.append(f"{where} ({name}) {p}")
         csi = entry.get("csi", "perfect")
         try:
-            csi = str(parse_csi(csi))    # canonical spelling keys results
+            spec = parse_csi(csi)
+            csi = str(spec)              # canonical spelling keys results
         except (ValueError, TypeError) as e:
             problems.append(f"{where} csi: {e}")
+        else:
+            if spec.kind == "estimated" and name in DETECTORS and \
+                    DETECTORS[name].learned:
+                problems.append(
+                    f"{where} csi {csi!r}: a learned detector learns its "
+                    "channel from its training pilots; give it 'perfect' "
+                    "or 'perturbed:...' (the pilots' channel), and use "
+                    "'estimated:...' for model-based detectors")
+            if spec.per_symbol and name in DETECTORS and (
+                    DETECTORS[name].learned or name == "lmmse"):
+                problems.append(
+                    f"{where} csi {csi!r}: per-symbol believed taps are for "
+                    "the trellis and symbol-wise detectors (a learned "
+                    "detector's pilots and LMMSE take per-frame taps); use "
+                    "per=frame")
         output = entry.get("output")
         if output is not None and not coded:
             problems.append(f"{where} output = {output!r} applies to coded "

@@ -19,6 +19,13 @@ or the ``"symbols"`` counter reaches ``max_symbols``. A new kind of link
 - ``blocks``, ``block_errors`` (coded links): codewords and codewords with
   at least one wrong information bit.
 
+Per-frame counts (optional, ``[frames]`` ``tf.int64`` vectors, in frame
+order) are named from :data:`PER_FRAME`: ``frame_errors`` (symbol errors of
+each frame), ``frame_bit_errors`` and ``frame_block_errors``. The engine
+keeps them in :attr:`rxsim.montecarlo.PointResult.frame_counts`, where
+paired comparisons between detectors of one point find them
+(:mod:`rxsim.paired`).
+
 A link whose count has an expensive tail that many links share (the LDPC
 decoder of a code) may also offer ``link.count_stages()`` ->
 :class:`CountStages`: the engine then compiles the front once per link
@@ -29,13 +36,17 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import tensorflow as tf
 
-__all__ = ["COUNTERS", "REQUIRED", "CountStages", "symbol_counts"]
+__all__ = ["COUNTERS", "REQUIRED", "PER_FRAME", "CountStages",
+           "symbol_counts"]
 
 #: Every counter a link may return, in the order the engine reports them.
 COUNTERS = ("frames", "symbols", "errors", "sum_sq", "bits", "bit_errors",
             "blocks", "block_errors")
 #: Counters every link returns.
 REQUIRED = ("frames", "symbols", "errors", "sum_sq")
+#: Per-frame vectors a link may return, and the counter each one splits.
+PER_FRAME = {"frame_errors": "errors", "frame_bit_errors": "bit_errors",
+             "frame_block_errors": "block_errors"}
 
 
 class CountStages(NamedTuple):
@@ -67,8 +78,10 @@ def symbol_counts(s, s_hat, bits_per_symbol=None):
 
     Output
     ------
-    : dict of scalar tf.int64 tensors: ``frames``, ``symbols``, ``errors``,
-      ``sum_sq`` and, with ``bits_per_symbol``, ``bits``, ``bit_errors``
+    : dict of tf.int64 tensors: scalars ``frames``, ``symbols``,
+      ``errors``, ``sum_sq`` and, with ``bits_per_symbol``, ``bits``,
+      ``bit_errors``; vectors ``[batch]`` ``frame_errors`` (and
+      ``frame_bit_errors`` with ``bits_per_symbol``)
 
     Example
     -------
@@ -76,8 +89,8 @@ def symbol_counts(s, s_hat, bits_per_symbol=None):
     >>> from rxsim.counts import symbol_counts
     >>> c = symbol_counts(tf.constant([[0, 1, 2], [3, 3, 3]]),
     ...                   tf.constant([[0, 1, 1], [0, 3, 3]]), 2)
-    >>> {k: int(v) for k, v in c.items()}
-    {'frames': 2, 'symbols': 6, 'errors': 2, 'sum_sq': 2, 'bits': 12, 'bit_errors': 4}
+    >>> {k: v.numpy().tolist() for k, v in c.items()}
+    {'frames': 2, 'symbols': 6, 'errors': 2, 'sum_sq': 2, 'frame_errors': [1, 1], 'bits': 12, 'bit_errors': 4, 'frame_bit_errors': [1, 3]}
     """
     s = tf.cast(s, tf.int32)
     s_hat = tf.cast(s_hat, tf.int32)
@@ -87,15 +100,18 @@ def symbol_counts(s, s_hat, bits_per_symbol=None):
     shape = tf.shape(s, out_type=tf.int64)
     counts = {"frames": shape[0], "symbols": shape[0] * shape[1],
               "errors": errors,
-              "sum_sq": tf.reduce_sum(per_frame * per_frame)}
+              "sum_sq": tf.reduce_sum(per_frame * per_frame),
+              "frame_errors": per_frame}
     if bits_per_symbol is None:
         return counts
     bits_per_symbol = int(bits_per_symbol)
     counts["bits"] = counts["symbols"] * bits_per_symbol
     if bits_per_symbol == 1:
-        counts["bit_errors"] = errors      # one bit per symbol: same count
+        bit_errors = per_frame             # one bit per symbol: same count
     else:
         diff = tf.bitwise.bitwise_xor(s, s_hat)
-        counts["bit_errors"] = tf.reduce_sum(
-            tf.cast(tf.raw_ops.PopulationCount(x=diff), tf.int64))
+        bit_errors = tf.reduce_sum(
+            tf.cast(tf.raw_ops.PopulationCount(x=diff), tf.int64), axis=-1)
+    counts["bit_errors"] = tf.reduce_sum(bit_errors)
+    counts["frame_bit_errors"] = bit_errors
     return counts

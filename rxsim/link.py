@@ -3,7 +3,7 @@
 import tensorflow as tf
 from sionna.phy import Block
 
-from signals.checks import check_int
+from signals.checks import check_int, check_nonnegative
 
 from .counts import symbol_counts
 
@@ -27,7 +27,19 @@ class Link(Block):
         ``"perfect"``: the detector keeps the taps it was built with. Other
         cases draw believed taps per batch (``[batch, L]``) from the
         channel's true taps and hand them to ``detector(y, no, taps=...)``.
+    noise_variance : None or float
+        The noise variance the receiver believes (e.g. estimated from
+        pilots, :func:`channels.csi.estimate_channel_ls`); ``None``: the
+        true one of each call.
     precision : None | "single" | "double"
+
+    Randomness: the batch seed is split into three independent streams
+    (:meth:`split_seed`): the transmitted data, the channel (noise), and
+    the CSI case's believed taps. Under common random numbers every link
+    of one point gets the same batch seeds, so all of them see the same
+    frames and noise; two links under the same CSI case also believe the
+    same taps frame by frame (a paired comparison of receivers with the
+    same channel knowledge), and a CSI draw never shifts the data streams.
 
     Input
     -----
@@ -66,7 +78,8 @@ class Link(Block):
     stop_on = "errors"
 
     def __init__(self, transmitter, channel, detector, num_symbols, *,
-                 return_soft=False, csi=None, precision=None, **kwargs):
+                 return_soft=False, csi=None, noise_variance=None,
+                 precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         num_symbols = check_int(num_symbols, "num_symbols")
         m_tx = transmitter.constellation.num_points
@@ -83,6 +96,10 @@ class Link(Block):
         self.num_symbols = num_symbols
         self.return_soft = bool(return_soft)
         self.csi = None if csi is None or csi.kind == "perfect" else csi
+        if noise_variance is not None:
+            noise_variance = check_nonnegative(noise_variance,
+                                               "noise_variance")
+        self.noise_variance = noise_variance
 
     # -- pieces a wrapping link (rxsim.coded.CodedLink) reuses ---------------
     @staticmethod
@@ -101,12 +118,16 @@ class Link(Block):
         ``csi_seed``) and the detector (log-probabilities ``[batch, T, M]``
         or indices ``[batch, T]``)."""
         y = self.channel(x, no, seed=channel_seed)
+        no_rx = no if self.noise_variance is None else tf.cast(
+            self.noise_variance, tf.convert_to_tensor(no).dtype)
         if self.csi is None:
-            return self.detector(y, no)
+            return self.detector(y, no_rx)
+        per_symbol = ({"num_symbols": x.shape[1]}
+                      if getattr(self.csi, "per_symbol", False) else {})
         believed = self.csi.believed_taps(
             self.channel.taps, no, batch_size, seed=csi_seed,
-            constellation=self.transmitter.constellation)
-        return self.detector(y, no, taps=believed)
+            constellation=self.transmitter.constellation, **per_symbol)
+        return self.detector(y, no_rx, taps=believed)
 
     def call(self, batch_size, no, seed=None):
         tx_seed, ch_seed, csi_seed = self.split_seed(seed)

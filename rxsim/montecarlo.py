@@ -48,7 +48,7 @@ from detectors.compiled import compiled_for
 from signals.checks import check_int
 from signals.seeds import check_seed, is_int, seed_words
 
-from .counts import COUNTERS, REQUIRED
+from .counts import COUNTERS, PER_FRAME, REQUIRED
 from .stats import (clopper_pearson_interval, design_effect,
                     effective_interval, wilson_interval)
 
@@ -164,6 +164,14 @@ class PointResult:
         :func:`rxsim.stats.design_effect`), measured from the per-frame
         error counts; ``ser_ci_wilson`` / ``ser_ci_cp`` already use it
         (``None`` in results of older code).
+    frame_counts : None or dict of str -> tuple of int
+        Per-frame counts in simulation order (frame ``f`` of batch ``b``
+        is entry ``b * batch_size + f``): ``"errors"`` (symbol errors,
+        always), ``"bit_errors"`` (when bits are counted) and
+        ``"block_errors"`` (coded links). Under common random numbers
+        entry ``i`` of two detectors of one point is the same frame, which
+        is what paired comparisons (:mod:`rxsim.paired`) use. ``None`` in
+        results that did not record them.
     """
 
     errors: int
@@ -187,6 +195,7 @@ class PointResult:
     bler_ci_wilson: Optional[Tuple[float, float]] = None
     bler_ci_cp: Optional[Tuple[float, float]] = None
     ser_deff: Optional[float] = None
+    frame_counts: Optional[dict] = None
 
     def to_dict(self):
         """Plain ``dict`` of the fields (intervals as 2-tuples)."""
@@ -194,7 +203,8 @@ class PointResult:
 
     @classmethod
     def from_counts(cls, counts, *, confidence=0.95, batches=1,
-                    wall_time=0.0, seed=0, stop_reason="max_symbols"):
+                    wall_time=0.0, seed=0, stop_reason="max_symbols",
+                    frame_counts=None):
         """The result of summed counts (:mod:`rxsim.counts`): rates, the
         SER's design effect and frame-based intervals, binomial BER and
         BLER intervals; fields of counters that are absent are ``None``.
@@ -204,7 +214,7 @@ class PointResult:
         counts : dict of int
             ``frames``, ``symbols``, ``errors``, ``sum_sq`` and optionally
             ``bits`` / ``bit_errors``, ``blocks`` / ``block_errors``.
-        confidence, batches, wall_time, seed, stop_reason
+        confidence, batches, wall_time, seed, stop_reason, frame_counts
             As the fields of the same names.
 
         Example
@@ -231,7 +241,7 @@ class PointResult:
             block_errors=n.get("block_errors"), blocks=n.get("blocks"),
             confidence=float(confidence), batches=int(batches),
             wall_time=float(wall_time), seed=int(seed),
-            stop_reason=stop_reason)
+            stop_reason=stop_reason, frame_counts=frame_counts)
 
 
 def _compiled_counter(link, xla):
@@ -276,7 +286,10 @@ def _compiled_counter(link, xla):
 
 
 def _as_ints(counts):
-    return {name: int(value) for name, value in counts.items()}
+    """Python ints of scalar counters, int64 numpy vectors of per-frame
+    ones (:data:`rxsim.counts.PER_FRAME`)."""
+    return {name: (np.asarray(value, np.int64) if name in PER_FRAME
+                   else int(value)) for name, value in counts.items()}
 
 
 def _noise_tensor(no, link):
@@ -390,11 +403,12 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     def step(batch):
         return count(batch_size, no_t, base, tf.constant(batch, tf.int64))
 
-    n, batches, stop_reason, wall_time = _run_batches(
+    n, frame_counts, batches, stop_reason, wall_time = _run_batches(
         step, stop_on, target_errors, max_symbols, progress)
     return PointResult.from_counts(
         n, confidence=confidence, batches=batches, wall_time=wall_time,
-        seed=seed, stop_reason=stop_reason)
+        seed=seed, stop_reason=stop_reason,
+        frame_counts=frame_counts or None)
 
 
 def _run_batches(step, stop_key, target_errors, max_symbols, progress):
@@ -407,17 +421,21 @@ def _run_batches(step, stop_key, target_errors, max_symbols, progress):
     : (dict of summed counts, batches, stop reason, wall time in s)
     """
     start = time.perf_counter()
-    totals, batches = {}, 0
+    totals, batches, frames = {}, 0, {}
     while True:
         counts = step(batches)
         missing = [c for c in REQUIRED + (stop_key,) if c not in counts]
-        unknown = [c for c in counts if c not in COUNTERS]
+        unknown = [c for c in counts
+                   if c not in COUNTERS and c not in PER_FRAME]
         if missing or unknown:
             raise ValueError(
                 f"the link's counts lack {missing} / have unknown counters "
-                f"{unknown}; see rxsim.counts.COUNTERS.")
+                f"{unknown}; see rxsim.counts.COUNTERS and PER_FRAME.")
         for name, value in counts.items():
-            totals[name] = totals.get(name, 0) + value
+            if name in PER_FRAME:
+                frames.setdefault(PER_FRAME[name], []).append(value)
+            else:
+                totals[name] = totals.get(name, 0) + value
         batches += 1
         if progress is not None:
             progress(totals[stop_key], totals["symbols"])
@@ -427,7 +445,16 @@ def _run_batches(step, stop_key, target_errors, max_symbols, progress):
         if totals["symbols"] >= max_symbols:
             stop_reason = "max_symbols"
             break
-    return totals, batches, stop_reason, time.perf_counter() - start
+    frame_counts = {name: tuple(int(v) for v in np.concatenate(parts))
+                    for name, parts in frames.items()}
+    for name, per_frame in frame_counts.items():
+        if len(per_frame) != totals["frames"] or \
+                sum(per_frame) != totals[name]:
+            raise ValueError(f"the link's per-frame {name} do not add up to "
+                             f"its {name} counter over {totals['frames']} "
+                             "frames; see rxsim.counts.PER_FRAME.")
+    return totals, frame_counts, batches, stop_reason, \
+        time.perf_counter() - start
 
 
 def _ser_fields(errors, sum_sq, frames, num_symbols, confidence):

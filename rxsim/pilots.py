@@ -30,7 +30,7 @@ __all__ = ["pilot_data"]
 
 def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
                csi=None, frame_length=500, seed=None, *, no=None,
-               channel_kind="isi"):
+               channel_kind="isi", noise_seed=None):
     r"""Labelled pilots ``(y, s)`` through an ISI channel.
 
     Parameters
@@ -62,6 +62,11 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
         a non-negative real constellation such as ``"ook"`` and a CSI case
         other than ``estimated``, whose least-squares estimate assumes
         Gaussian pilots).
+
+    noise_seed : None | int | [2] int
+        Seed of the channel noise alone; ``None``: split from ``seed``.
+        With it, one ``seed`` gives the same symbols (and believed taps)
+        under fresh noise, as the authors' pilots at every SNR.
 
     Output
     ------
@@ -119,6 +124,8 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
                          "takes 'perfect' or 'perturbed:var=V'.")
     tx_seed, ch_seed, csi_seed = tf.unstack(
         tf.random.experimental.stateless_split(stateless_seed(seed), 3))
+    if noise_seed is not None:
+        ch_seed = stateless_seed(noise_seed)
     if channel_kind == "poisson":
         channel = PoissonChannel(taps, constellation=constellation or "ook")
     else:

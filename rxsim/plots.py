@@ -1,5 +1,7 @@
 """Error-rate-vs-SNR figures from results rows (one panel per channel and
-metric: SER, BER or, for coded experiments, BLER)."""
+metric: SER, BER or, for coded experiments, BLER), and ratios of error
+rates to a reference detector with paired intervals
+(:func:`plot_ratio`)."""
 
 from collections import defaultdict
 from pathlib import Path
@@ -10,7 +12,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_ser", "save_figure", "METRICS", "default_metrics"]
+__all__ = ["plot_ser", "plot_ratio", "save_figure", "METRICS",
+           "default_metrics"]
 
 #: metric -> (value column, lower CI column, upper CI column, axis label)
 METRICS = {
@@ -136,6 +139,131 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
             ax.set_ylabel(ylabel)
         for ax in list(block.flat)[n:]:
             ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path, formats)
+
+
+def plot_ratio(lines, path, *, reference, title=None, formats=("png", "pdf"),
+               metric="ser"):
+    """Plot each detector's error-rate ratio to a reference detector vs SNR,
+    with the paired intervals as error bars (log axis, a line at 1).
+
+    Below 1 a detector makes fewer errors than the reference. A ratio with
+    an unbounded upper end (the reference's rate not significantly above 0)
+    is drawn with its bar up to the top of the panel and a ``^``; a
+    detector without errors (ratio 0) as a ``v`` at its upper bound, a
+    ratio without errors of the reference (``inf``) as a ``^`` at its lower
+    bound. For detectors averaged over training seeds a thinner, dashed bar
+    beside the point shows the interval over seeds
+    (:class:`rxsim.paired.SeedInterval`).
+
+    Parameters
+    ----------
+    lines : list of :class:`rxsim.paired.RowComparison`
+        Comparisons of detectors (``a``) with ``reference`` (``b``), e.g.
+        from :func:`rxsim.paired.compare_rows`.
+    path : str or Path
+        Output file; its suffix is replaced by each of ``formats``.
+    reference : str
+        Name of the reference detector (axis label).
+    title : None or str
+    formats : tuple of str
+    metric : "ser" | "ber" | "bler"
+        The compared rate (axis label).
+
+    Output
+    ------
+    : list of Path, the files written
+
+    Example
+    -------
+    >>> from rxsim.paired import compare_rows
+    >>> from rxsim.plots import plot_ratio
+    >>> rows = [dict(experiment="e", detector=d, channel="isi",
+    ...              csi="perfect", snr_db=snr, seed=1, errors=e,
+    ...              symbols=10_000, ser=e / 10_000, ser_deff=1.0,
+    ...              created_at="")
+    ...         for snr, ea, eb in ((0, 900, 1000), (4, 90, 140))
+    ...         for d, e in (("viterbi", ea), ("bcjr", eb))]
+    >>> lines = compare_rows(rows, "viterbi", "bcjr")
+    >>> [f.name for f in plot_ratio(lines, "r.png", reference="bcjr",
+    ...                             formats=("png",))]
+    ['r.png']
+    """
+    if not lines:
+        raise ValueError(f"nothing to plot: no detector shares a point with "
+                         f"{reference!r}.")
+    multi = len({x.experiment for x in lines}) > 1
+    panels = defaultdict(lambda: defaultdict(list))
+    for x in lines:
+        panel = f"{x.experiment}: {x.channel}" if multi else x.channel
+        name = x.a if x.csi_b == x.csi_a or x.csi_b == "perfect" \
+            else f"{x.a} / {reference} ({x.csi_b})"
+        panels[panel][name].append(x)
+    n = len(panels)
+    cols = min(n, 3)
+    nrows = -(-n // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4.2 * nrows),
+                             squeeze=False, sharey=True)
+    finite = [v for x in lines for v in (x.comparison.ratio,
+                                         *x.comparison.ratio_ci)
+              if np.isfinite(v) and v > 0]
+    top = 3.0 * max(finite + [1.0])
+    bottom = min(finite + [1.0]) / 3.0
+    seeds_labelled = False
+    for ax, (panel, curves) in zip(axes.flat, sorted(panels.items())):
+        for i, (name, pts) in enumerate(sorted(curves.items())):
+            pts.sort(key=lambda x: x.snr_db)
+            snr = np.array([x.snr_db for x in pts])
+            r = np.array([x.comparison.ratio for x in pts])
+            lo = np.array([x.comparison.ratio_ci[0] for x in pts])
+            hi = np.array([x.comparison.ratio_ci[1] for x in pts])
+            shown = np.isfinite(r) & (r > 0)
+            capped = shown & ~np.isfinite(hi)
+            hi_drawn = np.where(np.isfinite(hi), hi, top)
+            bars = ax.errorbar(snr[shown], r[shown],
+                               yerr=[r[shown] - lo[shown],
+                                     hi_drawn[shown] - r[shown]],
+                               marker="o", ms=4, capsize=3, label=name)
+            color = bars[0].get_color()
+            if np.any(capped):
+                ax.plot(snr[capped], np.full(capped.sum(), top), "^",
+                        color=color, ms=6)
+            zero = (r == 0) & np.isfinite(hi)
+            if np.any(zero):
+                ax.plot(snr[zero], hi[zero], "v", ms=6, color=color,
+                        alpha=0.7)
+            inf = np.isinf(r) & (lo > 0) & np.isfinite(lo)
+            if np.any(inf):
+                ax.plot(snr[inf], lo[inf], "^", ms=6, color=color,
+                        alpha=0.7)
+            seeded = [x for x in pts if x.seeds is not None]
+            if seeded:
+                s_snr = np.array([x.snr_db for x in seeded]) + 0.1
+                s_r = np.array([x.seeds.ratio for x in seeded])
+                s_lo = np.array([x.seeds.ratio_ci[0] for x in seeded])
+                s_hi = np.array([x.seeds.ratio_ci[1] for x in seeded])
+                _, _, (line,) = ax.errorbar(
+                    s_snr, s_r, yerr=[s_r - s_lo, s_hi - s_r], fmt="none",
+                    ecolor=color, elinewidth=1, capsize=2, alpha=0.6,
+                    label=None if seeds_labelled else "over training seeds")
+                line.set_linestyle("--")
+                seeds_labelled = True
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom, top * 1.5)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel("SNR [dB]")
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{metric.upper()} / {metric.upper()} of {reference}"
+                      " (paired CI)")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

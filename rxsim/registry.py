@@ -9,6 +9,8 @@ configs of your process with :func:`register_detector`.
 from dataclasses import dataclass, field
 
 import detectors
+import detectors.training
+import detectors.trellis_detector
 
 __all__ = ["DETECTORS", "DetectorEntry", "build_detector",
            "check_detector_options", "training_options", "TRAINING_OPTIONS",
@@ -55,45 +57,85 @@ class DetectorEntry:
 # that SNR; "channel" trains one model per channel on the same number of
 # pilots spread evenly over the sweep's SNR grid (SNR-agnostic training,
 # for models too slow to train per point, e.g. a CPU-bound SBRNN).
+# train_seed: a training-seed replicate (the sweep derives the pilots and
+# the fit seed from it). pilots_across_snr: "fresh" pilots at every SNR,
+# or "reuse" one pilot sequence per channel at every SNR (the same
+# symbols and the same unit-variance noise draw, scaled to each SNR).
 TRAINING_OPTIONS = {"train_symbols": int, "train_frame_length": int,
-                    "train_per": str}
+                    "train_per": str, "train_seed": int,
+                    "pilots_across_snr": str}
 _TRAINING_DEFAULTS = {"train_symbols": 5000, "train_frame_length": 500,
-                      "train_per": "point"}
+                      "train_per": "point", "train_seed": 0,
+                      "pilots_across_snr": "fresh"}
+# What the authors' recipe changes in them (unless given): one 5000-symbol
+# pilot sequence per channel, reused across SNRs (Test_ViterbiNet.m).
+_AUTHORS_TRAINING = {"train_frame_length": 5000, "pilots_across_snr": "reuse"}
 
 
 def training_options(options):
-    """Pilot count and frame length of a learned detector's options."""
-    return {k: options.get(k, v) for k, v in _TRAINING_DEFAULTS.items()}
+    """What a sweep needs to build a learned detector's pilots, from its
+    config options: ``train_symbols`` (5000), ``train_frame_length`` (500;
+    5000 with ``recipe = "authors"``), ``train_per`` (``"point"``),
+    ``train_seed`` (0) and ``pilots_across_snr`` (``"fresh"``;
+    ``"reuse"`` with ``recipe = "authors"``), each as given or defaulted.
+
+    Example
+    -------
+    >>> from rxsim.registry import training_options
+    >>> training_options({"recipe": "authors"})["train_frame_length"]
+    5000
+    >>> training_options({})["pilots_across_snr"]
+    'fresh'
+    """
+    defaults = dict(_TRAINING_DEFAULTS)
+    if options.get("recipe") == "authors":
+        defaults.update(_AUTHORS_TRAINING)
+    return {k: options.get(k, v) for k, v in defaults.items()}
 
 
 _TRELLIS = {"initial_state": str}
+# Model-based detectors under CSI "estimated:from=training" estimate from
+# the pilots of training replicate train_seed (rxsim.sweep); without that
+# CSI case the option has no effect. Not passed to the class.
+_REPLICATE = {"train_seed": int}
+# Hard decisions of the Viterbi detectors: "traceback" (ML sequence) or
+# "fixed-lag" (the authors' decoder, detectors.trellis.fixed_lag).
+_DECISION = {"decision": str}
 # Branch metrics of the model-based detectors: "gaussian" (ISI + AWGN) or
 # "poisson" (on-off keying over a Poisson channel, detectors.poisson).
 _LIKELIHOOD = {"likelihood": str}
 _OPTION_VALUES = {"likelihood": ("gaussian", "poisson"),
-                  "train_per": ("point", "channel")}
-_LEARNED = {**TRAINING_OPTIONS, "epochs": int, "patience": int,
-            "learning_rate": float, "marginal": str}
+                  "train_per": ("point", "channel"),
+                  "pilots_across_snr": ("fresh", "reuse"),
+                  "recipe": tuple(detectors.training.RECIPES),
+                  "decision": detectors.trellis_detector.DECISIONS,
+                  "clip": detectors.training.CLIP_MODES}
+# Training options of the learned trellis detectors: a recipe and the
+# options that replace its values (detectors.factor_graph).
+_LEARNED = {**TRAINING_OPTIONS, "recipe": str, "epochs": int,
+            "patience": int, "learning_rate": float, "batch_size": int,
+            "validation": float, "weight_decay": float, "clip": str,
+            "marginal": str}
 DETECTORS = {
     "symbolwise": DetectorEntry(
         "SymbolwiseDetector", "symbol-by-symbol, ISI treated as noise",
-        _LIKELIHOOD, variants={"gaussian": "SymbolwiseDetector",
+        {**_LIKELIHOOD, **_REPLICATE}, variants={"gaussian": "SymbolwiseDetector",
                                "poisson": "PoissonSymbolwiseDetector"}),
     "lmmse": DetectorEntry(
         "LMMSEDetector", "sliding-window linear MMSE equalizer",
-        {"window": int, "delay": int}),
+        {"window": int, "delay": int, **_REPLICATE}),
     "viterbi": DetectorEntry(
         "ViterbiDetector", "ML sequence (max-product), hard decisions",
-        {**_TRELLIS, **_LIKELIHOOD}),
+        {**_TRELLIS, **_LIKELIHOOD, **_DECISION, **_REPLICATE}),
     "bcjr": DetectorEntry(
         "BCJRDetector", "exact symbol MAP (sum-product)",
-        {**_TRELLIS, **_LIKELIHOOD}),
+        {**_TRELLIS, **_LIKELIHOOD, **_REPLICATE}),
     "maxlog-bcjr": DetectorEntry(
         "BCJRDetector", "max-log BCJR (max-product soft output)",
-        {**_TRELLIS, **_LIKELIHOOD}, fixed={"max_log": True}),
+        {**_TRELLIS, **_LIKELIHOOD, **_REPLICATE}, fixed={"max_log": True}),
     "viterbinet": DetectorEntry(
         "ViterbiNet", "learned branch metrics + Viterbi (trained per point)",
-        {**_LEARNED, **_TRELLIS}, learned=True),
+        {**_LEARNED, **_TRELLIS, **_DECISION}, learned=True),
     "bcjrnet": DetectorEntry(
         "LearnedFactorGraph", "learned branch metrics + BCJR (trained per "
         "point)", {**_LEARNED, **_TRELLIS, "max_log": bool}, learned=True),
@@ -125,6 +167,27 @@ def check_detector_options(name, options):
             problems.append(f"option {key} must be one of "
                             f"{', '.join(map(repr, _OPTION_VALUES[key]))}, "
                             f"got {value!r}")
+        elif key == "train_seed" and value < 0:
+            problems.append(f"option train_seed must be an integer >= 0, "
+                            f"got {value!r}")
+    if problems or not DETECTORS[name].learned:
+        return problems
+    train = training_options(options)
+    if train["pilots_across_snr"] == "reuse" and \
+            train["train_per"] != "point":
+        problems.append(
+            "option pilots_across_snr = 'reuse' trains one model per point "
+            "on one pilot sequence reused at every SNR; it needs train_per "
+            "= 'point' (train_per = 'channel' spreads the pilots over the "
+            "SNR grid)")
+    if "recipe" in allowed and DETECTORS[name].cls is None:
+        given = {k: options.get(k) for k in
+                 detectors.training.RECIPES["rxsim"] if k in allowed}
+        try:
+            detectors.training.recipe_options(
+                options.get("recipe", "rxsim"), given)
+        except ValueError as exc:
+            problems.append(str(exc).rstrip("."))
     return problems
 
 

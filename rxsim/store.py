@@ -29,6 +29,17 @@ Decisions
   :mod:`rxsim.montecarlo`).
 - Schema 3 adds ``ser_deff``, the design effect of the symbol errors
   (:func:`rxsim.stats.design_effect`; ``NULL`` in rows of older code).
+- Schema 4 adds the table ``frame_counts``: a point's per-frame counts
+  (:attr:`rxsim.montecarlo.PointResult.frame_counts`, what paired
+  comparisons between detectors of one point need, :mod:`rxsim.paired`),
+  one row per counter (``errors``, ``bit_errors``, ``block_errors``) keyed
+  by the point's row id, the values a zlib-compressed little-endian
+  int32 (int64 when a count needs it) array (about 1 byte a frame in the
+  usual case of few errors per frame). They are written in the
+  transaction of the point's row, so a point is stored with all its
+  counts or not at all. A schema-3 file gets the (empty) table on open;
+  its rows have no frame counts (:meth:`ResultsStore.frame_counts`
+  returns ``None`` for them) and are compared unpaired.
 - WAL journal: readers (plots, exports) never block the writer.
 """
 
@@ -36,6 +47,9 @@ import csv
 import math
 import numbers
 import sqlite3
+import sys
+import zlib
+from array import array
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +57,7 @@ from pathlib import Path
 __all__ = ["ResultsStore", "PointKey", "StoreError", "SCHEMA_VERSION",
            "SNR_DECIMALS", "COLUMNS"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SNR_DECIMALS = 9
 # "rxsm" in ASCII: marks a database as an rxsim results store.
 APPLICATION_ID = 0x7278736D
@@ -93,6 +107,20 @@ CREATE TABLE points (
 );
 """
 
+# Schema 4: per-frame counts of a point, one row per counter; point_id is
+# the points.id of the row written in the same transaction.
+_FRAME_COUNTS_SCHEMA = """
+CREATE TABLE frame_counts (
+    point_id INTEGER NOT NULL,
+    counter  TEXT    NOT NULL,
+    frames   INTEGER NOT NULL,
+    format   TEXT    NOT NULL,
+    data     BLOB    NOT NULL,
+    PRIMARY KEY (point_id, counter)
+)
+"""
+_SCHEMA = _SCHEMA + _FRAME_COUNTS_SCHEMA
+
 # Schema 1 -> 2: the coded-link columns (all nullable, so old rows stay
 # valid with NULL in them).
 _V2_COLUMNS = (("block_errors", "INTEGER"), ("blocks", "INTEGER"),
@@ -104,7 +132,22 @@ _MIGRATIONS = {
         for name, kind in _V2_COLUMNS],
     # Schema 2 -> 3: the design effect of the symbol errors.
     2: ["ALTER TABLE points ADD COLUMN ser_deff REAL"],
+    # Schema 3 -> 4: per-frame counts (old points have none).
+    3: [_FRAME_COUNTS_SCHEMA],
 }
+
+
+def _typecode(size):
+    """The signed ``array`` typecode of ``size`` bytes on this platform."""
+    return next(t for t in "hilq" if array(t).itemsize == size)
+
+
+# format name -> (array typecode, largest value it holds); stored little
+# endian whatever the platform.
+_FORMATS = {"zlib:int32le": (_typecode(4), 2 ** 31 - 1),
+            "zlib:int64le": (_typecode(8), 2 ** 63 - 1)}
+# PointResult counters whose per-frame counts must add up to them
+_FRAME_TOTALS = ("errors", "bit_errors", "block_errors")
 
 #: Columns of a row as returned by :meth:`ResultsStore.points` and written
 #: by :meth:`ResultsStore.export_csv`, in order.
@@ -193,7 +236,7 @@ class ResultsStore:
     StoreError
         The file is not SQLite, belongs to another application, or has a
         newer schema than this rxsim understands. An older schema with a
-        migration (version 1) is upgraded in place.
+        migration (versions 1 to 3) is upgraded in place.
 
     Notes
     -----
@@ -403,14 +446,33 @@ class ResultsStore:
             stop_reason=str(result.stop_reason),
             created_at=datetime.now(timezone.utc).isoformat(
                 timespec="seconds"))
+        # Checked and encoded before the transaction: a bad count raises
+        # with nothing written.
+        blobs = _encode_frame_counts(getattr(result, "frame_counts", None),
+                                     result)
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         sql = (f"{verb} INTO points ({', '.join(COLUMNS)}) VALUES "
                f"({', '.join('?' for _ in COLUMNS)})")
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
+            if replace:
+                # REPLACE deletes the old row (and gives a new id): its
+                # frame counts go with it.
+                db.execute(
+                    "DELETE FROM frame_counts WHERE point_id IN (SELECT id "
+                    "FROM points WHERE " +
+                    " AND ".join(f"{c} = ?" for c in _KEY_COLUMNS) + ")",
+                    key.as_tuple())
             cur = db.execute(sql, [row[c] for c in COLUMNS])
             written = cur.rowcount == 1
+            if written and blobs:
+                point_id = cur.lastrowid
+                db.executemany(
+                    "INSERT INTO frame_counts (point_id, counter, frames, "
+                    "format, data) VALUES (?, ?, ?, ?, ?)",
+                    [(point_id, name, frames, fmt, data)
+                     for name, (frames, fmt, data) in blobs.items()])
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             # e.g. disk full or read-only file: the transaction is rolled
@@ -455,6 +517,57 @@ class ResultsStore:
         return [dict(zip(COLUMNS, r))
                 for r in self._db().execute(sql, args).fetchall()]
 
+    def frame_counts(self, key):
+        """Per-frame counts of a stored point, in simulation order.
+
+        Parameters
+        ----------
+        key : PointKey or dict
+            The point, or a row of :meth:`points` (its key columns are
+            read).
+
+        Output
+        ------
+        : None or dict of str -> list of int
+            Counter name (``"errors"``, and ``"bit_errors"`` /
+            ``"block_errors"`` where counted) -> one count per frame, as
+            in :attr:`rxsim.montecarlo.PointResult.frame_counts`. ``None``
+            when the point is not stored or was stored without frame
+            counts (older code or schema).
+
+        Example
+        -------
+        >>> import dataclasses, tempfile, pathlib
+        >>> from rxsim import PointKey, PointResult, ResultsStore
+        >>> r = PointResult.from_counts(dict(frames=3, symbols=30, errors=4,
+        ...                                  sum_sq=10))
+        >>> r = dataclasses.replace(r, frame_counts={"errors": (1, 0, 3)})
+        >>> key = PointKey("demo", "bcjr", "awgn", "perfect", 0.0, "h")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     with ResultsStore(pathlib.Path(tmp) / "d.sqlite") as st:
+        ...         _ = st.add_point(key, r, seed=1, code_version="doc")
+        ...         counts = st.frame_counts(key)
+        >>> counts
+        {'errors': [1, 0, 3]}
+        """
+        if isinstance(key, dict):
+            try:
+                key = PointKey(*(key[c] for c in _KEY_COLUMNS))
+            except KeyError as exc:
+                raise ValueError(
+                    f"`key` as a row needs the columns {_KEY_COLUMNS}; "
+                    f"missing {exc}.") from None
+        key = _as_key(key)
+        found = self._db().execute(
+            "SELECT f.counter, f.frames, f.format, f.data FROM frame_counts "
+            "f JOIN points p ON p.id = f.point_id WHERE " +
+            " AND ".join(f"p.{c} = ?" for c in _KEY_COLUMNS) +
+            " ORDER BY f.counter", key.as_tuple()).fetchall()
+        if not found:
+            return None
+        return {name: _decode(frames, fmt, data, name)
+                for name, frames, fmt, data in found}
+
     def experiments(self):
         """Sorted list of the experiment names in the store."""
         return [r[0] for r in self._db().execute(
@@ -487,6 +600,68 @@ class ResultsStore:
 
     def __repr__(self):
         return f"ResultsStore({str(self.path)!r})"
+
+
+def _encode_frame_counts(counts, result):
+    """``{counter: (frames, format, blob)}`` of a result's per-frame counts
+    (``{}`` without any), after checking them: whole non-negative counts,
+    one length for all counters, adding up to the result's totals."""
+    if counts is None:
+        return {}
+    if not isinstance(counts, dict):
+        raise TypeError("`result.frame_counts` must be None or a dict of "
+                        "counter name -> per-frame counts, got "
+                        f"{type(counts).__name__}.")
+    out, lengths = {}, set()
+    for name, values in counts.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError("`result.frame_counts` keys must be counter "
+                            f"names (non-empty str), got {name!r}.")
+        values = list(values)
+        if any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
+               for v in values):
+            raise TypeError(f"`result.frame_counts[{name!r}]` must hold "
+                            "integer counts.")
+        values = [int(v) for v in values]
+        if values and min(values) < 0:
+            raise ValueError(f"`result.frame_counts[{name!r}]` has a "
+                             "negative count.")
+        total = getattr(result, name, None) if name in _FRAME_TOTALS \
+            else None
+        if total is not None and sum(values) != int(total):
+            raise ValueError(
+                f"`result.frame_counts[{name!r}]` adds up to {sum(values)}, "
+                f"not to the result's {name} ({int(total)}); store the "
+                "counts of every simulated frame.")
+        lengths.add(len(values))
+        biggest = max(values, default=0)
+        if biggest > _FORMATS["zlib:int64le"][1]:
+            raise ValueError(f"`result.frame_counts[{name!r}]` has a count "
+                             "beyond 64 bits.")
+        fmt = next(f for f, (_, top) in _FORMATS.items() if biggest <= top)
+        arr = array(_FORMATS[fmt][0], values)
+        if sys.byteorder == "big":
+            arr.byteswap()
+        out[name] = (len(values), fmt, zlib.compress(arr.tobytes(), 6))
+    if len(lengths) > 1:
+        raise ValueError("`result.frame_counts` counters differ in length "
+                         f"({sorted(lengths)} frames); each needs one count "
+                         "per simulated frame.")
+    return out
+
+
+def _decode(frames, fmt, data, name):
+    if fmt not in _FORMATS:
+        raise StoreError(f"frame counts {name!r} are stored in an unknown "
+                         f"format {fmt!r}; upgrade rxsim.")
+    arr = array(_FORMATS[fmt][0])
+    arr.frombytes(zlib.decompress(data))
+    if sys.byteorder == "big":
+        arr.byteswap()
+    if len(arr) != frames:
+        raise StoreError(f"frame counts {name!r} hold {len(arr)} values, "
+                         f"their row says {frames}: the file is damaged.")
+    return arr.tolist()
 
 
 def _as_key(key):

@@ -4,8 +4,20 @@ The loop is: for each channel, for each detector, build one link (learned
 detectors: one per point, trained on that point's pilots); for each SNR,
 skip the point if the store already has it, else simulate it and commit
 its row. A killed run therefore loses at most the point in flight,
-and a rerun continues where it stopped with the same numbers (each point's
-seed depends only on the sweep seed and the point's key).
+and a rerun continues where it stopped with the same numbers.
+
+Common random numbers: a point's seed (:func:`data_seed`) depends on the
+sweep seed, the link and channel settings (:meth:`rxsim.config.SweepConfig.
+data_hash`) and the SNR, never on the detector, so every detector of a
+point sees the same frames, channel realisations and noise, batch by batch
+(a detector that stops earlier saw a prefix of them), and the numbers of
+one detector do not depend on which others a config lists. Pilots depend
+on the same settings, the SNR, the pilots' CSI case and the training
+replicate (``train_seed``), so learned detectors of a point train on the
+same pilots, and the ``estimated:from=training`` baseline estimates its
+channel from them too. What stays a detector's own is what the detector
+draws: its initial weights and minibatches (the fit seed mixes in its
+label).
 
 :func:`simulate_sweep_point` (point -> result), :func:`pending_points`
 and :func:`record_point` are shared with the Ray backend
@@ -25,13 +37,13 @@ from .coded import CodedLink
 from .config import snr_to_no
 from .link import Link
 from .montecarlo import point_seed, simulate_point
-from .registry import (DETECTORS, build_detector,
-                       check_detector_options, training_options)
+from .registry import DETECTORS, check_detector_options, training_options
 from .store import PointKey, ResultsStore
 from .pilots import pilot_data
 from .transmitter import Transmitter
 
-__all__ = ["SweepPoint", "sweep_points", "build_link", "simulate_sweep_point",
+__all__ = ["SweepPoint", "sweep_points", "data_seed", "pilot_seed",
+           "fit_seed", "build_link", "simulate_sweep_point",
            "checkpoint_dir", "CheckpointWarning",
            "pending_points", "record_point", "run_sweep", "run_study"]
 
@@ -50,6 +62,13 @@ class SweepPoint:
         return snr_to_no(self.key.snr_db)
 
 
+def data_seed(cfg, channel, snr_db):
+    """Seed of the data of one (channel, SNR) point, shared by all its
+    detectors (common random numbers)."""
+    return point_seed(cfg.seed, "data", cfg.data_hash(channel),
+                      float(snr_db))
+
+
 def sweep_points(cfg):
     """All points of ``cfg`` in run order (channel, detector, SNR)."""
     points = []
@@ -60,10 +79,17 @@ def sweep_points(cfg):
                 key = PointKey(experiment=cfg.name, detector=det.label,
                                channel=channel.label, csi=det.csi,
                                snr_db=float(snr), config_hash=chash)
-                seed = point_seed(cfg.seed, channel.label, det.label,
-                                  det.csi, f"{float(snr):.6f}", chash)
-                points.append(SweepPoint(key, channel, det, seed))
+                points.append(SweepPoint(key, channel, det,
+                                         data_seed(cfg, channel, snr)))
     return points
+
+
+def pilot_seed(cfg, channel, csi, train_seed=0):
+    """Base seed of the pilots of a channel under the pilots' CSI case
+    ``csi`` and training replicate ``train_seed`` (see :func:`_pilots`)."""
+    from channels.csi import parse_csi
+    return point_seed(cfg.seed, "pilots", cfg.data_hash(channel),
+                      str(parse_csi(csi)), int(train_seed))
 
 
 def checkpoint_dir(db_path):
@@ -113,7 +139,14 @@ def _trained(detector, checkpoint, train):
 
 def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
     """``train_symbols`` pilots, frames spread evenly over ``snrs`` (one SNR
-    for per-point training), concatenated frame-wise."""
+    for per-point training), concatenated frame-wise. The frames of one
+    SNR are drawn from ``point_seed(seed, "pilots", snr)``, so per-point
+    and per-channel training see the same pilot stream at an SNR; with
+    ``pilots_across_snr = "reuse"`` (the authors' recipe) the symbols and
+    believed taps come from ``point_seed(seed, "pilots")`` at every SNR
+    and only the noise is fresh (``point_seed(seed, "pilots-noise",
+    snr)``), as in the authors' script."""
+    reuse = train.get("pilots_across_snr", "fresh") == "reuse"
     frame = train["train_frame_length"]
     total = train["train_symbols"]
     if len(snrs) == 1 or total <= frame:
@@ -126,21 +159,65 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
                         constellation=constellation, csi=csi,
                         frame_length=frame,
                         seed=point_seed(seed, "pilots", *(
-                            [] if len(snrs) == 1 else [float(snr)])),
+                            [] if reuse else [float(snr)])),
+                        noise_seed=(point_seed(seed, "pilots-noise",
+                                               float(snr)) if reuse
+                                    else None),
                         channel_kind=channel_kind)
              for snr, n in zip(snrs, counts) if n]
     return (np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]))
 
 
-def build_link(cfg, channel, det, snr_db=None, seed=0, checkpoint=None):
-    """The link of one (channel, detector) curve.
+def _training(det):
+    """Training options of a learned detector entry (defaults filled in)."""
+    return training_options(det.options)
+
+
+def fit_seed(cfg, channel, det, snr_db=None):
+    """Seed of a learned detector's own randomness (initial weights,
+    minibatches) at one point (``snr_db``; ``None``: the one model of a
+    ``train_per = "channel"`` curve). It mixes in the detector's label,
+    so two entries never share it; it also names the point's checkpoint."""
+    train = _training(det)
+    base = pilot_seed(cfg, channel, det.csi, train.get("train_seed", 0))
+    return point_seed(base, "fit", det.label,
+                      "curve" if snr_db is None else float(snr_db))
+
+
+def _estimated_from_training(cfg, channel, csi, snr_db, train_seed=0):
+    """``(taps, noise variance)`` a model-based receiver estimates by least
+    squares from the pilots a learned detector trains on at this point
+    (CSI case ``estimated:from=training``): the same pilot frames, drawn
+    from the same seed under the same CSI case of the pilots' channel."""
+    from channels.csi import estimate_channel_ls
+    from signals.constellations import constellation_points
+
+    train = training_options({"train_seed": int(train_seed)})
+    if csi.params.get("pilots") is not None:
+        train["train_symbols"] = csi.params["pilots"]
+    pilots_csi = csi.training_csi
+    y, s = _pilots(channel.tap_array(), [snr_db], train, cfg.constellation,
+                   pilots_csi, channel.kind,
+                   pilot_seed(cfg, channel, pilots_csi,
+                              train.get("train_seed", 0)))
+    points = constellation_points(cfg.constellation).numpy()
+    taps, no = estimate_channel_ls(y, points[s], channel.memory,
+                                   preamble_point=points[0])
+    return np.asarray(taps), float(no)
+
+
+def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
+    """The link of one (channel, detector) curve, or of one point.
 
     A learned detector is trained here, on pilots of the curve's channel
-    at ``snr_db`` under its CSI case (seeded by the point's ``seed``), so
-    its link belongs to one point, not the whole curve. With
-    ``checkpoint`` (a path stem) the trained model is saved there, and a
-    later call (a resumed sweep) loads it instead of training again.
+    at ``snr_db`` (``None``: spread over the SNR grid, ``train_per =
+    "channel"``) under its CSI case, so its link belongs to one point,
+    not the whole curve. With ``checkpoint`` (a path stem) the trained
+    model is saved there, and a later call (a resumed sweep) loads it
+    instead of training again. A model-based detector under
+    ``estimated:from=training`` estimates its taps and noise variance
+    from the same pilots (its link, too, belongs to one point).
 
     With a ``[code]`` (``cfg.code``) the link is a
     :class:`rxsim.coded.CodedLink` (one codeword per frame); a detector
@@ -151,24 +228,39 @@ def build_link(cfg, channel, det, snr_db=None, seed=0, checkpoint=None):
     from channels.csi import parse_csi
 
     taps = channel.tap_array()
-    if cfg.code is not None and det.output == "hard":
-        problems = check_detector_options(det.name, det.options)
-        if problems:
-            raise ValueError(f"detector {det.name!r}: " + "; ".join(problems))
-        detector = DETECTORS[det.name].build(
-            taps, cfg.constellation, {**det.options, "hard_out": True})
-    else:
-        detector = build_detector(det.name, taps, cfg.constellation,
-                                  det.options)
     csi = parse_csi(det.csi)
+    noise_variance = None
+    believed = taps
+    if csi.kind == "estimated" and csi.params.get("from") == "training":
+        if snr_db is None:
+            raise ValueError(f"detector {det.label!r}: CSI "
+                             f"{det.csi!r} is estimated per point; build "
+                             "its link with snr_db.")
+        believed, noise_variance = _estimated_from_training(
+            cfg, channel, csi, snr_db, det.options.get("train_seed", 0))
+        csi = None
+    # train_seed of a model-based detector picks the pilots it estimates
+    # from; the detector itself does not take it
+    options = {k: v for k, v in det.options.items()
+               if DETECTORS[det.name].learned or k != "train_seed"}
+    if cfg.code is not None and det.output == "hard":
+        options["hard_out"] = True
+    problems = check_detector_options(det.name, det.options)
+    if problems:
+        raise ValueError(f"detector {det.name!r}: " + "; ".join(problems))
+    detector = DETECTORS[det.name].build(believed, cfg.constellation,
+                                         options)
     if DETECTORS[det.name].learned:
-        train = training_options(det.options)
+        train = _training(det)
 
         def fit():
-            snrs = cfg.snr_db if train["train_per"] == "channel" else [snr_db]
+            snrs = cfg.snr_db if snr_db is None else [snr_db]
             y, s = _pilots(taps, snrs, train, cfg.constellation, csi,
-                           channel.kind, seed)
-            detector.fit(y, s, seed=point_seed(seed, "fit"), verbose=False)
+                           channel.kind,
+                           pilot_seed(cfg, channel, det.csi,
+                                      train.get("train_seed", 0)))
+            detector.fit(y, s, seed=fit_seed(cfg, channel, det, snr_db),
+                         verbose=False)
 
         detector = _trained(detector, checkpoint, fit)
         csi = None   # the CSI case lives in the training data
@@ -179,17 +271,23 @@ def build_link(cfg, channel, det, snr_db=None, seed=0, checkpoint=None):
                          channel_cls(taps, constellation=cfg.constellation),
                          detector, k=code.k, n=code.n, output=det.output,
                          num_iter=code.num_iter, hard_llr=code.hard_llr,
-                         interleave=code.interleave, csi=csi)
+                         interleave=code.interleave, csi=csi,
+                         noise_variance=noise_variance)
     return Link(Transmitter(cfg.constellation),
                 channel_cls(taps, constellation=cfg.constellation),
-                detector, num_symbols=cfg.frame_length, csi=csi)
+                detector, num_symbols=cfg.frame_length, csi=csi,
+                noise_variance=noise_variance)
 
 
-def curve_seed(cfg, point):
-    """Seed of what a curve shares over its SNRs (``train_per =
-    "channel"``: the pilots and initial weights of its one model)."""
-    return point_seed(cfg.seed, point.channel.label, point.detector.label,
-                      point.detector.csi, "curve", point.key.config_hash)
+def _per_point(det):
+    """Whether a detector entry's link belongs to one point (trained or
+    estimated there) rather than to its whole curve."""
+    from channels.csi import parse_csi
+
+    if DETECTORS[det.name].learned:
+        return _training(det)["train_per"] == "point"
+    csi = parse_csi(det.csi)
+    return csi.kind == "estimated" and csi.params.get("from") == "training"
 
 
 def simulate_sweep_point(cfg, point, links=None, progress=None,
@@ -206,46 +304,37 @@ def simulate_sweep_point(cfg, point, links=None, progress=None,
     cfg : rxsim.config.SweepConfig
     point : SweepPoint
     links : None or dict
-        Cache of built links of model-based curves (and of learned ones
+        Cache of built links of whole curves (model-based, and learned
         with ``train_per = "channel"``), keyed by ``(channel, detector
-        label)``; a learned detector trained per point is never cached.
+        label)``; a link that belongs to one point (a learned detector
+        trained per point, a receiver estimating from its pilots) is
+        never cached.
     progress : None or callable ``progress(errors, symbols)`` per batch.
     checkpoints : None or Path
-        Directory caching trained learned detectors, one per point, named
-        by the curve's config hash and the point's seed.
+        Directory caching trained learned detectors, named by the curve's
+        config hash and the model's :func:`fit_seed`.
 
     Output
     ------
     : rxsim.montecarlo.PointResult
     """
-    learned = DETECTORS[point.detector.name].learned
-    per_point = learned and training_options(
-        point.detector.options)["train_per"] == "point"
-    if per_point:
-        checkpoint = None if checkpoints is None else (
-            Path(checkpoints) / f"{point.key.config_hash}-{point.seed}")
-        link = build_link(cfg, point.channel, point.detector,
-                          point.key.snr_db, point.seed, checkpoint)
-    elif learned:
-        # one model per channel: seeded by the curve, cached like a
-        # model-based link and checkpointed once per curve
-        curve = (point.channel, point.detector.label)
-        link = links.get(curve) if links is not None else None
-        if link is None:
-            seed = curve_seed(cfg, point)
-            checkpoint = None if checkpoints is None else (
-                Path(checkpoints) / f"{point.key.config_hash}-{seed}")
-            link = build_link(cfg, point.channel, point.detector, None,
-                              seed, checkpoint)
-            if links is not None:
-                links[curve] = link
+    det, channel = point.detector, point.channel
+    learned = DETECTORS[det.name].learned
+    if _per_point(det):
+        snr = point.key.snr_db
+        link = None
     else:
-        curve = (point.channel, point.detector.label)
+        snr = None
+        curve = (channel, det.label)
         link = links.get(curve) if links is not None else None
-        if link is None:
-            link = build_link(cfg, point.channel, point.detector)
-            if links is not None:
-                links[curve] = link
+    if link is None:
+        checkpoint = None
+        if learned and checkpoints is not None:
+            checkpoint = Path(checkpoints) / (
+                f"{point.key.config_hash}-{fit_seed(cfg, channel, det, snr)}")
+        link = build_link(cfg, channel, det, snr, checkpoint)
+        if snr is None and links is not None:
+            links[curve] = link
     return simulate_point(
         link, point.no, batch_size=cfg.batch_size,
         target_errors=cfg.target_errors, max_symbols=cfg.max_symbols,

@@ -5,7 +5,7 @@ Usage::
 
     python scripts/bench.py [--quick] [-o results/bench.json]
                             [--sections trellis,memory,montecarlo,learned,
-                                        training_step]
+                                        training_step,shared_channel]
 
 Every figure is a ratio measured in one run against a reference run in the
 same process (or, for memory, the same child process): absolute timings on
@@ -45,6 +45,11 @@ learned
 training_step
     The Adam step of the learned detectors, hand-written versus
     ``keras.optimizers.Adam``, in the same compiled full-batch step.
+shared_channel
+    Common random numbers: the six detectors of ``configs/quick.toml`` on
+    one batch (500 x 200, 6 dB), each link regenerating the batch from
+    the point's seed ("separate", what sweeps do) against one compiled
+    function drawing the batch once for all six ("shared"); same counts.
 
 Each section is a module of ``scripts/benchmarks/`` (``run`` and
 ``print_table``); shared timing helpers are in ``benchmarks.timing``,
@@ -83,14 +88,16 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel("ERROR")
 
 from benchmarks import (learned, machine, memory, montecarlo,  # noqa: E402
-                        numpy_threads, training_step, trellis)
+                        numpy_threads, shared_channel, training_step,
+                        trellis)
 from benchmarks.settings import FULL, QUICK  # noqa: E402
 from benchmarks.timing import short_error  # noqa: E402
 
 # JSON key -> section module, in run order; training_step's run takes
 # the --quick flag, the others the settings dict.
 SECTIONS = {"trellis": trellis, "memory": memory, "montecarlo": montecarlo,
-            "learned": learned, "training_step": training_step}
+            "learned": learned, "training_step": training_step,
+            "shared_channel": shared_channel}
 
 
 def print_targets(results):

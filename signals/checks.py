@@ -118,10 +118,15 @@ def check_noise_variance(no, batch_size=None, name="no"):
     return no
 
 
-def check_taps(taps, name="taps", memory=None, batch_size=None):
-    """Check channel taps: ``[L]`` fixed or ``[batch, L]`` per frame.
+def check_taps(taps, name="taps", memory=None, batch_size=None, *,
+               per_symbol=False, num_symbols=None):
+    """Check channel taps: ``[L]`` fixed or ``[batch, L]`` per frame, and
+    with ``per_symbol`` also ``[batch, T, L]`` per symbol (the tap set of
+    time ``k`` is ``taps[b, k]``).
 
-    ``memory`` (if given) is the L the caller expects.
+    ``memory`` (if given) is the L the caller expects, ``batch_size`` the
+    number of frames (a per-frame or per-symbol batch axis of 1 fits any)
+    and ``num_symbols`` the T of the frames (per-symbol taps must have it).
 
     Example
     -------
@@ -133,12 +138,21 @@ def check_taps(taps, name="taps", memory=None, batch_size=None):
     Traceback (most recent call last):
     ...
     ValueError: `taps` has 2 taps but this block was built for memory L = 3.
+    >>> check_taps(tf.ones([2, 5, 3]), per_symbol=True, num_symbols=5).shape
+    TensorShape([2, 5, 3])
+    >>> check_taps(tf.ones([2, 4, 3]), per_symbol=True, num_symbols=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `taps` has tap sets for 4 symbols but the frames have T = 5; ...
     """
     rank = taps.shape.rank
-    if rank not in (1, 2):
+    ranks = (1, 2, 3) if per_symbol else (1, 2)
+    if rank not in ranks:
+        shapes = ("[L], [batch, L] or [batch, T, L]" if per_symbol
+                  else "[L] or [batch, L]")
         raise ValueError(
-            f"`{name}` must have shape [L] or [batch, L], got shape "
-            f"{taps.shape.as_list()}.")
+            f"`{name}` must have shape {shapes}, got shape "
+            f"{taps.shape.as_list() if rank is not None else 'unknown'}.")
     length = taps.shape[-1]
     if length is not None and length < 1:
         raise ValueError(f"`{name}` must hold at least one tap.")
@@ -146,16 +160,27 @@ def check_taps(taps, name="taps", memory=None, batch_size=None):
         raise ValueError(
             f"`{name}` has {length} taps but this block was built for "
             f"memory L = {memory}.")
-    if rank == 2 and not _rows_fit(taps.shape[0], batch_size):
+    if rank >= 2 and not _rows_fit(taps.shape[0], batch_size):
         raise ValueError(
             f"`{name}` has taps for {taps.shape[0]} frames but the batch has "
             f"{batch_size}.")
+    if rank == 3:
+        steps = taps.shape[1]
+        if steps is not None and steps < 1:
+            raise ValueError(f"`{name}` holds no tap sets (T = 0).")
+        if num_symbols is not None and steps is not None and \
+                steps != num_symbols:
+            raise ValueError(
+                f"`{name}` has tap sets for {steps} symbols but the frames "
+                f"have T = {num_symbols}; per-symbol taps are "
+                f"[batch, T, L].")
     if is_eager(taps) and not np.all(np.isfinite(_values(taps))):
         raise ValueError(f"`{name}` contains NaN or Inf.")
     return taps
 
 
-def as_taps(taps, name="taps", memory=None, batch_size=None):
+def as_taps(taps, name="taps", memory=None, batch_size=None, *,
+            per_symbol=False, num_symbols=None):
     """Taps as a checked float or complex tensor (see :func:`check_taps`).
 
     Non-tensors go through numpy first so that Python floats stay float64
@@ -177,7 +202,8 @@ def as_taps(taps, name="taps", memory=None, batch_size=None):
     if not (taps.dtype.is_floating or taps.dtype.is_complex):
         raise TypeError(f"`{name}` must be real or complex numbers, got "
                         f"{taps.dtype.name}.")
-    return check_taps(taps, name=name, memory=memory, batch_size=batch_size)
+    return check_taps(taps, name=name, memory=memory, batch_size=batch_size,
+                      per_symbol=per_symbol, num_symbols=num_symbols)
 
 
 # -- scalar options ---------------------------------------------------------

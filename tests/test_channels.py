@@ -301,7 +301,7 @@ def test_symbolwise_call_errors(y, no, exc, name):
 
 
 @pytest.mark.parametrize("taps, constellation, exc", [
-    (np.ones((2, 2, 2)), None, ValueError),
+    (np.ones((2, 2, 2, 2)), None, ValueError),
     (np.array([1.0, np.nan]), None, ValueError),
     (np.array([1.0, 0.5j]), None, TypeError),
 ])

@@ -202,3 +202,32 @@ def test_table_keeps_long_labels_whole():
     coded = [dict(rows[0], ber=1e-3, block_errors=3, blocks=100, bler=0.03,
                   bler_lo=0.01, bler_hi=0.08)]
     assert coded[0]["channel"] in format_table(coded)
+
+
+def test_comparison_table_keeps_labels_whole_and_shows_unbounded_ends():
+    from rxsim.cli import format_comparison
+    from rxsim.paired import compare_rows
+
+    def row(detector, errors, snr, csi="perfect"):
+        return dict(experiment="e", detector=detector, csi=csi,
+                    channel=LABEL, snr_db=snr, seed=1, errors=errors,
+                    symbols=100_000, ser=errors / 100_000, ser_deff=1.5,
+                    created_at="")
+    long = "bcjrnet n=5000 (perturbed:var=0.1)"
+    rows = [row("bcjr", 300, 4.0), row("bcjr", 0, 10.0)]
+    rows += [row(f"bcjrnet n=5000 #{r} (perturbed:var=0.1)", e, snr,
+                 "perturbed:var=0.1")
+             for r in range(3) for snr, e in ((4.0, 400 + 50 * r),
+                                              (10.0, 20 + r))]
+    lines = format_comparison(compare_rows(rows, long, "bcjr")).splitlines()
+    assert lines[0].startswith(f"A = {long}, B = bcjr")
+    head = lines[1]
+    assert "over seeds" in head and "pairing" in head
+    body = [line for line in lines if line.startswith(LABEL)]
+    assert len(body) == 2
+    assert all("perturbed:var=0.1 / perfect" in line for line in body)
+    assert "inf]" in body[1]              # B without errors: unbounded
+    col = head.index("verdict")
+    assert body[0][col:].startswith("B better")
+    assert any("training seeds" in line for line in lines)
+    assert any(line.startswith("* unpaired") for line in lines)

@@ -168,3 +168,24 @@ def test_loader_never_crashes_untidily(section, key, value):
     assert cfg.target_errors >= 1 and cfg.max_symbols >= 1
     assert 0 < cfg.confidence < 1 and len(cfg.snr_db) >= 1
     assert all(np.isfinite(c.tap_array()).all() for c in cfg.channels)
+
+
+@pytest.mark.parametrize("detector, needle", [
+    ({"name": "bcjrnet", "csi": "estimated:from=training"},
+     "learned detector learns its channel"),
+    ({"name": "lmmse", "csi": "perturbed:var=0.1,per=symbol"},
+     "per-symbol believed taps"),
+    ({"name": "viterbinet", "csi": "perturbed:var=0.1,per=symbol"},
+     "per-symbol believed taps"),
+    ({"name": "bcjr", "csi": "perturbed:var=0.1,per=sym"},
+     "per must be one of ('frame', 'symbol')"),
+    ({"name": "bcjr", "csi": "estimated:from=pilot"},
+     "from must be one of ('frame', 'training')")])
+def test_csi_cases_a_detector_cannot_take_are_config_errors(detector,
+                                                           needle):
+    data = {"experiment": {"name": "x"},
+            "channel": {"memory": 3, "gamma": 0.3},
+            "sweep": {"snr_db": [0]}, "detector": [detector]}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert needle in str(info.value)

@@ -1,5 +1,7 @@
-"""Imperfect-CSI models: perturbation statistics, least-squares estimation
-against its closed-form error covariance, seeds and the spec parser.
+"""Imperfect-CSI models: perturbation statistics (per frame and per
+symbol), least-squares estimation against its closed-form error covariance,
+the joint fit of taps and noise variance to training pilots, seeds and the
+spec parser.
 
 Bounds: 4 standard errors for means, chi-square quantiles at 1e-4 for
 variances; all draws are seeded.
@@ -10,8 +12,9 @@ import pytest
 import tensorflow as tf
 from sionna.phy import config
 
-from channels.csi import (CSISpec, estimate_taps_from_pilots,
-                          estimate_taps_ls, parse_csi, perturb_taps_additive,
+from channels.csi import (CSISpec, estimate_channel_ls,
+                          estimate_taps_from_pilots, estimate_taps_ls,
+                          parse_csi, perturb_taps_additive,
                           perturb_taps_multiplicative)
 
 Z = 4.0
@@ -280,10 +283,23 @@ def test_estimation_errors(call, exc, name):
 @pytest.mark.parametrize("text, kind, params", [
     ("perfect", "perfect", {}),
     ("perturbed:var=0.1", "perturbed",
-     {"var": 0.1, "mode": "multiplicative"}),
+     {"var": 0.1, "mode": "multiplicative", "per": "frame"}),
     ("perturbed:var=0.1,mode=additive", "perturbed",
-     {"var": 0.1, "mode": "additive"}),
-    ("estimated:pilots=64", "estimated", {"pilots": 64}),
+     {"var": 0.1, "mode": "additive", "per": "frame"}),
+    ("perturbed:var=0.1,per=symbol", "perturbed",
+     {"var": 0.1, "mode": "multiplicative", "per": "symbol"}),
+    ("perturbed:var=0.1,mode=additive,per=symbol", "perturbed",
+     {"var": 0.1, "mode": "additive", "per": "symbol"}),
+    ("estimated:pilots=64", "estimated", {"pilots": 64, "from": "frame"}),
+    ("estimated:from=training", "estimated",
+     {"from": "training", "pilots": None, "var": None, "mode": None}),
+    ("estimated:from=training,pilots=5000", "estimated",
+     {"from": "training", "pilots": 5000, "var": None, "mode": None}),
+    ("estimated:from=training,var=0.1", "estimated",
+     {"from": "training", "pilots": None, "var": 0.1,
+      "mode": "multiplicative"}),
+    ("estimated:from=training,pilots=500,var=0.2,mode=additive", "estimated",
+     {"from": "training", "pilots": 500, "var": 0.2, "mode": "additive"}),
 ])
 def test_parse_round_trip(text, kind, params):
     spec = parse_csi(text)
@@ -305,6 +321,28 @@ def test_parse_normalises_spelling():
         "estimated:pilots=65")
     assert len({parse_csi("perfect"), parse_csi("perfect"),
                 parse_csi("estimated:pilots=8")}) == 2
+    # defaults are left out of the canonical string: today's strings (and
+    # so the results keyed by them) stay as they were
+    for text, canonical in [
+            ("perturbed:var=0.1,per=frame", "perturbed:var=0.1"),
+            ("perturbed:per=frame,mode=multiplicative,var=0.1",
+             "perturbed:var=0.1"),
+            ("perturbed:per=Symbol,var=0.1,mode=additive",
+             "perturbed:var=0.1,mode=additive,per=symbol"),
+            ("estimated:pilots=64,from=frame", "estimated:pilots=64"),
+            ("estimated:var=0.1,from=training,mode=multiplicative",
+             "estimated:from=training,var=0.1"),
+            ("estimated:mode=additive,var=0.1,pilots=64,from=training",
+             "estimated:from=training,pilots=64,var=0.1,mode=additive")]:
+        assert str(parse_csi(text)) == canonical
+        assert parse_csi(text) == parse_csi(canonical)
+    assert parse_csi("perturbed:var=0.1,per=symbol") != parse_csi(
+        "perturbed:var=0.1")
+    assert parse_csi("estimated:from=training") != parse_csi(
+        "estimated:from=training,var=0")
+    # a spec built directly gets the same defaults as a parsed one
+    assert CSISpec("perturbed", {"var": 0.1}) == parse_csi(
+        "perturbed:var=0.1")
 
 
 @pytest.mark.parametrize("text", [
@@ -314,10 +352,60 @@ def test_parse_normalises_spelling():
     "perturbed:var=0.1,var=0.2", "perturbed:var=0.1,pilots=3",
     "perfect:var=0.1", "estimated", "estimated:pilots=0",
     "estimated:pilots=-3", "estimated:pilots=1.5", "estimated:pilots=1e2",
+    "perturbed:var=0.1,per=slot", "perturbed:var=0.1,per=",
+    "perturbed:var=0.1,per=frame,per=symbol", "perturbed:per=symbol",
+    "perturbed:var=0.1,from=training", "estimated:from=pilots",
+    "estimated:from=frame", "estimated:pilots=64,var=0.1",
+    "estimated:pilots=64,mode=additive", "estimated:from=training,per=symbol",
+    "estimated:from=training,mode=additive", "estimated:from=training,var=-1",
+    "estimated:from=training,pilots=0", "estimated:pilots=8,per=symbol",
 ])
 def test_parse_errors_list_the_allowed_forms(text):
     with pytest.raises(ValueError, match="Allowed forms: 'perfect'"):
         parse_csi(text)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("perturbed:var=0.1,per=slot",
+     r"per must be one of \('frame', 'symbol'\), got 'slot'"),
+    ("estimated:from=pilots",
+     r"from must be one of \('frame', 'training'\), got 'pilots'"),
+    ("perturbed:var=0.1,mode=both",
+     r"mode must be one of \('multiplicative', 'additive'\)"),
+    ("estimated:pilots=64,var=0.1", r"need from=training"),
+    ("estimated:from=frame", r"needs pilots=.*or from=training"),
+    ("estimated:from=training,mode=additive", r"mode= needs var="),
+    ("estimated:from=training,per=symbol",
+     r"'estimated' takes no parameter 'per'"),
+])
+def test_parse_errors_name_the_allowed_values(text, match):
+    with pytest.raises(ValueError, match=match):
+        parse_csi(text)
+
+
+@pytest.mark.parametrize("text, per_symbol, from_training, training", [
+    ("perfect", False, False, None),
+    ("perturbed:var=0.1", False, False, None),
+    ("perturbed:var=0.1,mode=additive,per=symbol", True, False, None),
+    ("perturbed:var=0.1,per=symbol", True, False, None),
+    ("estimated:pilots=64", False, False, None),
+    ("estimated:from=training", False, True, "perfect"),
+    ("estimated:from=training,pilots=64,var=0.1", False, True,
+     "perturbed:var=0.1"),
+    ("estimated:from=training,var=0.2,mode=additive", False, True,
+     "perturbed:var=0.2,mode=additive"),
+])
+def test_spec_properties(text, per_symbol, from_training, training):
+    spec = parse_csi(text)
+    assert spec.per_symbol is per_symbol
+    assert spec.from_training is from_training
+    if training is None:
+        assert spec.training_csi is None
+    else:
+        # what a learned detector with csi = training trains on
+        assert spec.training_csi == parse_csi(training)
+        assert str(spec.training_csi) == training
+        assert not spec.training_csi.per_symbol
 
 
 def test_parse_rejects_non_strings():
@@ -374,3 +462,203 @@ def test_spec_is_a_frozen_dataclass():
     spec = CSISpec("perfect", {})
     with pytest.raises(AttributeError):
         spec.kind = "estimated"
+
+
+# -- per-symbol believed taps -----------------------------------------------
+
+@pytest.mark.parametrize("taps, batch, shape", [
+    (H, 5, (5, 7, 3)),
+    (np.tile(H, (5, 1)), 5, (5, 7, 3)),
+    (H[None], 5, (5, 7, 3)),
+    (H, None, (1, 7, 3)),
+])
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_per_symbol_believed_taps_shapes(taps, batch, shape, mode):
+    spec = parse_csi(f"perturbed:var=0.1,mode={mode},per=symbol")
+    got = spec.believed_taps(taps, 0.1, batch, seed=[1, 2], num_symbols=7)
+    assert got.shape == shape and got.dtype == tf.float64
+    draw = (perturb_taps_additive if mode == "additive"
+            else perturb_taps_multiplicative)
+    if batch is not None:
+        np.testing.assert_array_equal(got.numpy(), draw(
+            taps, 0.1, batch_size=batch, seed=[1, 2],
+            num_symbols=7).numpy())
+    zero = parse_csi(f"perturbed:var=0,mode={mode},per=symbol")
+    np.testing.assert_array_equal(
+        zero.believed_taps(taps, 0.1, batch, num_symbols=7).numpy(),
+        np.broadcast_to(np.reshape(taps, (-1, 1, 3)), shape))
+
+
+def test_per_frame_specs_ignore_num_symbols():
+    # the link may always pass num_symbols; per-frame cases stay [B, L]
+    for text in ("perturbed:var=0.1", "perturbed:var=0.1,mode=additive",
+                 "estimated:pilots=16"):
+        spec = parse_csi(text)
+        a = spec.believed_taps(H, 0.2, 4, seed=[3, 4])
+        b = spec.believed_taps(H, 0.2, 4, seed=[3, 4], num_symbols=9)
+        assert b.shape == (4, 3)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_per_symbol_draws_statistics_and_independence(
+        mode, check_mean_and_variance, chi2_bounds):
+    """Per-symbol draws: right mean and variance per tap, and a fresh draw
+    for every symbol: the error of a frame averaged over its T symbols
+    has variance var / T (a draw shared by the frame's symbols would give
+    var), consecutive symbols and different taps are uncorrelated."""
+    var, B, T = 0.1, 2000, 25
+    spec = parse_csi(f"perturbed:var={var},mode={mode},per=symbol")
+    d = spec.believed_taps(H, 0.1, B, seed=[7, 7], num_symbols=T).numpy()
+    assert d.shape == (B, T, 3)
+    # additive: h + sqrt(var) n; multiplicative: h (1 + sqrt(var) n)
+    tap_var = np.full(3, var) if mode == "additive" else var * H ** 2
+    check_mean_and_variance(d.reshape(-1, 3), H, tap_var)
+    e = (d - H) / np.sqrt(tap_var)                  # i.i.d. N(0, 1)
+    frame_mean = e.mean(axis=1)                     # [B, 3]: N(0, 1 / T)
+    lo, hi = chi2_bounds(B * 3)
+    assert lo < np.mean(frame_mean ** 2) * T < hi
+    n = e[:, :-1].size
+    for lag in (1, 2):
+        r = np.mean(e[:, :-lag] * e[:, lag:])
+        assert abs(r) < Z / np.sqrt(e[:, lag:].size), (lag, r)
+    assert abs(np.mean(e[..., 0] * e[..., 1])) < Z / np.sqrt(n)
+    # frames differ too (no draw shared across the batch)
+    assert abs(np.mean(e[:-1, 0] * e[1:, 0])) < Z / np.sqrt((B - 1) * 3)
+
+
+def test_per_symbol_complex_draws_are_circular(check_mean_and_variance):
+    spec = parse_csi("perturbed:var=0.2,mode=additive,per=symbol")
+    d = spec.believed_taps(HC, 0.1, 500, seed=[2, 9], num_symbols=20)
+    assert d.shape == (500, 20, 3) and d.dtype == tf.complex128
+    d = d.numpy().reshape(-1, 3)
+    check_mean_and_variance(d.real, HC.real, 0.1)
+    check_mean_and_variance(d.imag, HC.imag, 0.1)
+
+
+def test_believed_taps_errors():
+    per_symbol = parse_csi("perturbed:var=0.1,mode=additive,per=symbol")
+    with pytest.raises(ValueError, match="num_symbols=T"):
+        per_symbol.believed_taps(H, 0.1, 4, seed=[1, 2])
+    with pytest.raises(ValueError, match="num_symbols"):
+        per_symbol.believed_taps(H, 0.1, 4, num_symbols=0)
+    training = parse_csi("estimated:from=training,var=0.1")
+    with pytest.raises(ValueError, match="estimate_channel_ls"):
+        training.believed_taps(H, 0.1, 4, seed=[1, 2])
+
+
+def test_per_symbol_believed_taps_compile_with_xla():
+    spec = parse_csi("perturbed:var=0.1,mode=additive,per=symbol")
+    taps = tf.constant(H, tf.float32)
+    compiled = tf.function(
+        lambda seed: spec.believed_taps(taps, 0.1, 4, seed, num_symbols=30),
+        jit_compile=True)
+    a = compiled(tf.constant([3, 1])).numpy()
+    assert a.shape == (4, 30, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, compiled(tf.constant([3, 1])).numpy())
+    assert not np.any(a == compiled(tf.constant([3, 2])).numpy())
+    assert np.all(np.abs(a - H) < 5 * np.sqrt(0.1))
+
+
+# -- one fit to all training pilots ---------------------------------------
+
+def test_channel_ls_is_exact_without_noise_real():
+    # the preamble convention of the channel: BPSK index 0 = +1 before
+    # every frame
+    from channels import ISIChannel
+    rng = np.random.default_rng(21)
+    x = rng.choice([-1.0, 1.0], size=(6, 9))
+    y = ISIChannel(H, precision="double")(x, 0.0)
+    taps, no = estimate_channel_ls(y, x, 3)
+    assert taps.shape == (3,) and taps.dtype == tf.float64
+    assert no.shape == () and no.dtype == tf.float64
+    np.testing.assert_allclose(taps.numpy(), H, atol=1e-12)
+    assert float(no) < 1e-24
+    # the same pilots in every frame: x [N]
+    y1 = ISIChannel(H, precision="double")(np.tile(x[:1], (3, 1)), 0.0)
+    np.testing.assert_allclose(estimate_channel_ls(y1, x[0], 3)[0].numpy(),
+                               H, atol=1e-12)
+
+
+def test_channel_ls_is_exact_without_noise_complex():
+    rng = np.random.default_rng(22)
+    pre = (1 + 1j) / np.sqrt(2)
+    x = (rng.choice([-1.0, 1.0], size=(4, 8))
+         + 1j * rng.choice([-1.0, 1.0], size=(4, 8))) / np.sqrt(2)
+    y = np.stack([regression_matrix(xb, 3, pre) @ HC for xb in x])
+    taps, no = estimate_channel_ls(y, x, 3, preamble_point=pre)
+    assert taps.dtype == tf.complex128 and no.dtype == tf.float64
+    np.testing.assert_allclose(taps.numpy(), HC, atol=1e-12)
+    assert float(no) < 1e-24
+
+
+def test_channel_ls_is_one_joint_fit():
+    # one regression over the stacked frames (each after its preamble),
+    # not an average of per-frame fits
+    rng = np.random.default_rng(23)
+    x = rng.choice([-1.0, 1.0], size=(5, 7))
+    X = np.concatenate([regression_matrix(xb, 3, 1.0) for xb in x])
+    y = (X @ H + 0.7 * rng.standard_normal(len(X))).reshape(5, 7)
+    taps, no = estimate_channel_ls(y, x, 3)
+    ref, res = np.linalg.lstsq(X, y.ravel(), rcond=None)[:2]
+    np.testing.assert_allclose(taps.numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(float(no), res[0] / (35 - 3), rtol=1e-10)
+    per_frame = estimate_taps_ls(y, x, 3).numpy().mean(0)
+    assert not np.allclose(per_frame, ref, atol=1e-3)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_channel_ls_noise_estimate_is_unbiased(complex_, chi2_bounds):
+    """Fixed pilots, many noise draws: (N_total - L) no_hat / no is
+    chi-square with N_total - L degrees of freedom (real; twice that over
+    real and imaginary parts for CN(0, no) noise, whose no is the complex
+    variance), so the mean over draws has a chi-square bound, and the
+    taps are unbiased."""
+    rng = np.random.default_rng(24 + complex_)
+    F, N, L, no, reps = 4, 10, 3, 0.3, 400
+    taps = HC if complex_ else H
+    x = rng.choice([-1.0, 1.0], size=(F, N))
+    pre = 1.0
+    if complex_:
+        x = (x + 1j * rng.choice([-1.0, 1.0], size=(F, N))) / np.sqrt(2)
+        pre = (1 + 1j) / np.sqrt(2)
+    X = np.concatenate([regression_matrix(xb, L, pre) for xb in x])
+    assert np.linalg.matrix_rank(X) == L
+    w = rng.standard_normal((reps, F * N))
+    if complex_:
+        w = (w + 1j * rng.standard_normal((reps, F * N))) / np.sqrt(2)
+    ys = (X @ taps + np.sqrt(no) * w).reshape(reps, F, N)
+    est = [estimate_channel_ls(yr, x, L, preamble_point=pre) for yr in ys]
+    no_hat = np.array([float(e[1]) for e in est])
+    dof = reps * (F * N - L) * (2 if complex_ else 1)
+    lo, hi = chi2_bounds(dof)
+    assert lo < no_hat.mean() / no < hi, no_hat.mean() / no
+    # taps: error covariance no (X^H X)^{-1}, split evenly over real and
+    # imaginary parts for circular noise
+    err = np.array([e[0].numpy() for e in est]) - taps
+    part_var = np.real(np.diag(np.linalg.inv(X.conj().T @ X))) * no / (
+        2 if complex_ else 1)
+    se = np.sqrt(part_var / reps)
+    assert np.all(np.abs(err.real.mean(0)) < Z * se)
+    assert np.all(np.abs(err.imag.mean(0)) < Z * se)
+
+
+@pytest.mark.parametrize("call, exc, name", [
+    (lambda: estimate_channel_ls(np.zeros((1, 3)), np.ones(3), 3),
+     ValueError, "F N > L"),
+    (lambda: estimate_channel_ls(np.zeros((2, 4)), np.ones((3, 4)), 2),
+     ValueError, "x_frames"),
+    (lambda: estimate_channel_ls(np.zeros((2, 4)), np.ones(5), 2),
+     ValueError, "x_frames"),
+    (lambda: estimate_channel_ls(np.zeros(4), np.ones(4), 2), ValueError,
+     "y_frames"),
+    (lambda: estimate_channel_ls(np.full((1, 4), np.nan), np.ones(4), 2),
+     ValueError, "y_frames"),
+    (lambda: estimate_channel_ls(np.zeros((1, 4), np.int32), np.ones(4), 2),
+     TypeError, "y_frames"),
+    (lambda: estimate_channel_ls(np.zeros((1, 4)), np.ones(4), 0),
+     ValueError, "memory"),
+])
+def test_channel_ls_errors(call, exc, name):
+    with pytest.raises(exc, match=name):
+        call()

@@ -166,8 +166,21 @@ def test_paper_config_is_the_published_setting():
     names = {(d.name, d.csi) for d in cfg.detectors}
     for name in ("bcjr", "viterbi", "bcjrnet", "viterbinet", "sbrnn"):
         assert (name, "perfect") in names
-        assert (name, "perturbed:var=0.1") in names
+        if name in ("bcjrnet", "viterbinet", "sbrnn"):
+            assert (name, "perturbed:var=0.1") in names
     assert {("lmmse", "perfect"), ("symbolwise", "perfect")} <= names
+    # both tap-error models for the model-based receivers, labelled, and
+    # the model-based baseline on the learned detectors' pilots
+    by_label = {d.label: (d.name, d.csi) for d in cfg.detectors}
+    for mb in ("bcjr", "viterbi"):
+        assert by_label[f"{mb} (authors' mismatch)"] == (
+            mb, "perturbed:var=0.1,mode=additive,per=symbol")
+        assert by_label[f"{mb} (rxsim mismatch)"] == (mb,
+                                                      "perturbed:var=0.1")
+    assert by_label["bcjr (LS, training pilots)"][1] == \
+        "estimated:from=training"
+    assert by_label["bcjr (LS, training pilots) (perturbed)"][1] == \
+        "estimated:from=training,var=0.1"
     for d in cfg.detectors:
         if d.name in ("bcjrnet", "viterbinet"):
             assert d.options.get("train_symbols", 5000) == 5000

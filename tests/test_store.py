@@ -362,7 +362,7 @@ def test_v1_store_is_migrated_in_place_and_keeps_its_rows(tmp_path):
                             bler_ci_cp=clopper_pearson_interval(7, 500))
         assert st.add_point(key(snr=4.0), coded, seed=2, code_version="y")
     cols, version = _columns(p)
-    assert version == SCHEMA_VERSION == 3
+    assert version == SCHEMA_VERSION == 4
     assert set(_V2_NEW) <= set(cols) and set(COLUMNS) == set(cols) - {"id"}
     assert "ser_deff" in cols
     assert old["errors"] == 123 and old["ser"] == 0.0123
@@ -371,7 +371,7 @@ def test_v1_store_is_migrated_in_place_and_keeps_its_rows(tmp_path):
     with ResultsStore(p) as st:                           # reopen: no-op
         rows = st.points()
         st.export_csv(tmp_path / "all.csv")
-    assert _columns(p) == (cols, 3)
+    assert _columns(p) == (cols, SCHEMA_VERSION)
     assert [r["snr_db"] for r in rows] == [3.0, 4.0]
     new = rows[1]
     assert (new["block_errors"], new["blocks"], new["bler"]) == (7, 500,
@@ -409,3 +409,128 @@ def test_coded_round_trip_and_uncoded_nulls(tmp_path):
     assert (a["bler_lo"], a["bler_hi"]) == coded.bler_ci_wilson
     assert (a["bler_cp_lo"], a["bler_cp_hi"]) == coded.bler_ci_cp
     assert all(b[c] is None for c in _V2_NEW)
+
+
+# -- schema 4: per-frame counts, migration from schema 3 ----------------------
+
+
+def with_frames(errors, bit_errors=None, **overrides):
+    """A result whose totals are those of the given per-frame counts."""
+    counts = {"errors": tuple(errors)}
+    if bit_errors is not None:
+        counts["bit_errors"] = tuple(bit_errors)
+    e = sum(errors)
+    b = sum(bit_errors) if bit_errors is not None else e + e // 3
+    return make_result(errors=e, bit_errors=b, symbols=100 * len(errors),
+                       frame_counts=counts, **overrides)
+
+
+def test_frame_counts_round_trip_exactly_and_compactly(tmp_path):
+    rng = random.Random(5)
+    errors = [rng.choice((0, 0, 0, 0, 1, 3, 7)) for _ in range(5000)]
+    bits = [2 * e for e in errors]
+    wide = [0] * 4999 + [2 ** 40]             # a counter needing 64 bits
+    r = with_frames(errors, bits)
+    r = dataclasses.replace(r, frame_counts={**r.frame_counts,
+                                             "wide": tuple(wide)})
+    with ResultsStore(tmp_path / "r.db") as st:
+        assert st.add_point(key(), r, seed=1, code_version="a")
+        st.add_point(key(snr=4.0), make_result(), seed=1, code_version="a")
+    with ResultsStore(tmp_path / "r.db") as st:               # reopened
+        got = st.frame_counts(key())
+        (row, other) = st.points()
+        assert st.frame_counts(row) == got        # a row names its point
+        assert st.frame_counts(other) is None     # stored without counts
+        assert st.frame_counts(key(snr=9.0)) is None          # not stored
+    assert got == {"errors": errors, "bit_errors": bits, "wide": wide}
+    assert all(type(v) is int for v in got["errors"])
+    raw = sqlite3.connect(tmp_path / "r.db")
+    sizes = dict(raw.execute("SELECT counter, length(data) FROM "
+                             "frame_counts").fetchall())
+    formats = dict(raw.execute("SELECT counter, format FROM frame_counts"))
+    raw.close()
+    assert formats == {"errors": "zlib:int32le",
+                       "bit_errors": "zlib:int32le", "wide": "zlib:int64le"}
+    assert sizes["errors"] < 5000 * 2             # well under 8 B a frame
+    small = with_frames([0, 1, 0, 2] * 1000)
+    with ResultsStore(tmp_path / "s.db") as st:
+        st.add_point(key(), small, seed=1, code_version="a")
+        assert st.frame_counts(key()) == {"errors": [0, 1, 0, 2] * 1000}
+        fmt, size = st._conn.execute(
+            "SELECT format, length(data) FROM frame_counts").fetchone()
+    assert fmt == "zlib:int32le" and size < 200       # repetitive: tiny
+
+
+def test_frame_counts_follow_the_row_on_ignore_and_replace(tmp_path):
+    first, second = with_frames([1, 2, 3]), with_frames([4, 0, 0, 5])
+    with ResultsStore(tmp_path / "r.db") as st:
+        assert st.add_point(key(), first, seed=1, code_version="a")
+        assert not st.add_point(key(), second, seed=2, code_version="b")
+        assert st.frame_counts(key()) == {"errors": [1, 2, 3]}
+        assert st.add_point(key(), second, seed=2, code_version="b",
+                            replace=True)
+        assert st.frame_counts(key()) == {"errors": [4, 0, 0, 5]}
+        # replaced by a result without counts: none are left behind
+        assert st.add_point(key(), make_result(), seed=3, code_version="c",
+                            replace=True)
+        assert st.frame_counts(key()) is None
+        (n,) = st._conn.execute("SELECT count(*) FROM frame_counts")\
+            .fetchone()
+    assert n == 0
+
+
+@pytest.mark.parametrize("counts, exc, word", [
+    ({"errors": (1, 2)}, ValueError, "adds up to 3"),       # total is 4
+    ({"errors": (1, 3), "bit_errors": (1, 1, 3)}, ValueError, "length"),
+    ({"errors": (5, -1)}, ValueError, "negative"),
+    ({"errors": (1.0, 3.0)}, TypeError, "integer"),
+    ({"errors": (True, 3)}, TypeError, "integer"),
+    ([(1, 3)], TypeError, "dict"),
+])
+def test_bad_frame_counts_are_refused_with_nothing_written(tmp_path, counts,
+                                                           exc, word):
+    r = make_result(errors=4, bit_errors=None, bits=None, ber=None,
+                    ber_ci_wilson=None, ber_ci_cp=None, frame_counts=counts)
+    with ResultsStore(tmp_path / "r.db") as st:
+        with pytest.raises(exc, match=word):
+            st.add_point(key(), r, seed=1, code_version="a")
+        assert len(st) == 0 and not st.has_point(key())
+
+
+# The schema-3 file as rxsim wrote it before frame counts: the schema-1
+# table with the columns of migrations 1 -> 2 -> 3.
+_V3_EXTRA = [f"ALTER TABLE points ADD COLUMN {c} "
+             f"{'INTEGER' if c in ('block_errors', 'blocks') else 'REAL'}"
+             for c in _V2_NEW] + ["ALTER TABLE points ADD COLUMN ser_deff REAL"]
+
+
+def make_v3_store(path):
+    make_v1_store(path, _V3_EXTRA)
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE points SET ser_deff = 1.5")
+    raw.execute("PRAGMA user_version=3")
+    raw.commit()
+    raw.close()
+
+
+def test_v3_store_gets_the_frame_counts_table_and_keeps_its_rows(tmp_path):
+    p = tmp_path / "v3.db"
+    make_v3_store(p)
+    with ResultsStore(p) as st:
+        (old,) = st.points()
+        assert st.frame_counts(old) is None            # none recorded
+        assert st.has_point(key())
+        assert st.add_point(key(snr=4.0), with_frames([2, 0, 1]), seed=2,
+                            code_version="y")
+    raw = sqlite3.connect(p)
+    tables = {n for (n,) in raw.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    raw.close()
+    assert {"points", "frame_counts"} <= tables
+    cols, version = _columns(p)
+    assert version == SCHEMA_VERSION == 4
+    assert old["errors"] == 123 and old["ser_deff"] == 1.5
+    with ResultsStore(p) as st:                           # reopen: no-op
+        assert st.frame_counts(key(snr=4.0)) == {"errors": [2, 0, 1]}
+        assert [r["snr_db"] for r in st.points()] == [3.0, 4.0]
+    assert _columns(p) == (cols, 4)

@@ -14,18 +14,29 @@ def test_study_config_has_one_entry_per_size_seed_and_csi():
     spec = StudySpec(sizes=(200, 1000), seeds=2, snr_db=(6.0,),
                      detectors=("bcjrnet", "sbrnn"))
     cfg = study_config(spec)
-    learned = [d for d in cfg.detectors if parse_label(d.label)]
+    replicated = [d for d in cfg.detectors if parse_label(d.label)]
+    learned = [d for d in replicated if d.name != "bcjr"]
+    ls = [d for d in replicated if d.name == "bcjr"]
     assert len(learned) == 2 * 2 * 2 * 2          # det x size x seed x csi
+    assert len(ls) == 2 * 2 * 2                   # size x seed x csi
     assert sorted({d.name for d in cfg.detectors}) == ["bcjr", "bcjrnet",
                                                        "sbrnn"]
     for d in learned:
         name, n, r = parse_label(d.label)
         assert d.name == name and d.options["train_symbols"] == n
-        assert r in (0, 1)
-    # replicates differ only in their label, hence in their point seeds
-    from rxsim.sweep import sweep_points
-    seeds = {p.seed for p in sweep_points(cfg) if parse_label(p.key.detector)}
-    assert len(seeds) == len(learned)
+        assert d.options["train_seed"] == r and r in (0, 1)
+    for d in ls:
+        name, n, r = parse_label(d.label)
+        assert name == "bcjr-ls" and d.options["train_seed"] == r
+        assert d.csi.startswith("estimated:from=training")
+        assert f"pilots={n}" in d.csi
+        assert ("var=0.1" in d.csi) == ("perturbed" in d.label)
+    # replicates differ in their training seed, hence in their pilots and
+    # fit seeds; the test data of a point is common to all of them
+    from rxsim.sweep import fit_seed, sweep_points
+    ch = cfg.channels[0]
+    assert len({fit_seed(cfg, ch, d, 6.0) for d in learned}) == len(learned)
+    assert len({p.seed for p in sweep_points(cfg)}) == 1
     assert parse_label("bcjr (perturbed:var=0.1)") is None
     assert parse_label("viterbinet n=20000 #2 (perturbed:var=0.1)") == (
         "viterbinet", 20000, 2)
@@ -54,13 +65,15 @@ def test_training_size_script_end_to_end(tmp_path, load_script):
             "--out", str(tmp_path / "t"), "-q"]
     assert study.main(args) == 0
     summary = json.loads((tmp_path / "t.json").read_text())
-    # (bcjr + 2 sizes) x 2 CSI cases x 1 SNR
-    assert (summary["simulated"], summary["resumed"]) == (6, 0)
+    # (bcjr + 2 sizes + 2 LS baselines) x 2 CSI cases x 1 SNR
+    assert (summary["simulated"], summary["resumed"]) == (10, 0)
     assert (tmp_path / "t.png").stat().st_size > 0
     assert "| BCJRNet | perfect | 8 dB |" in (tmp_path / "t.md").read_text()
     assert study.main(args) == 0
     summary = json.loads((tmp_path / "t.json").read_text())
-    assert (summary["simulated"], summary["resumed"]) == (0, 6)
+    assert (summary["simulated"], summary["resumed"]) == (0, 10)
+    text = (tmp_path / "t.md").read_text()
+    assert "against BCJR on LS estimates from the same pilots" in text
 
 
 @pytest.mark.slow

@@ -18,7 +18,8 @@ from detectors import (BranchMetrics, Trellis, forward_backward,
                        viterbi_decode)
 from detectors.metrics import branch_means, gaussian_branch_metrics
 from detectors.trellis import (branch_to_tuple_metrics, check_trellis_size,
-                               tuple_labels, tuple_to_branch_metrics)
+                               fixed_lag, tuple_labels,
+                               tuple_to_branch_metrics)
 
 
 # --------------------------------------------------------------------------
@@ -180,6 +181,37 @@ def test_viterbi_and_bcjr_equal_enumeration_sixteen_states():
         ml_sequence(metrics, "unknown"))
     lp = forward_backward(metrics, initial_state="unknown").numpy()
     np.testing.assert_allclose(lp, exact_marginals(metrics, "unknown"),
+                               atol=1e-9)
+
+
+def fixed_lag_scores(metrics, M, L):
+    """The fixed-lag scores by enumeration of path prefixes (known start):
+    ``x[j]`` (j <= T-L) scores ``max`` over prefixes ``x[0..j+L-1]`` with
+    that value of their summed metrics; the last L-1 symbols over whole
+    paths. Normalised with log-sum-exp over the values."""
+    B, T = metrics.shape[:2]
+    out = np.full((B, T, M), -np.inf)
+    for n in range(1, T + 1):                       # prefix length
+        for pre in itertools.product(range(M), repeat=n):
+            seq = [0] * (L - 1) + list(pre)
+            st = states_of(seq, M, L)[:n]
+            score = metrics[:, np.arange(n), st, list(pre)].sum(axis=1)
+            js = [n - L] if n < T else range(max(T - L, 0), T)
+            for j in js:
+                if j >= 0:
+                    out[:, j, pre[j]] = np.maximum(out[:, j, pre[j]], score)
+    return out - logsumexp(out, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("M, L, T", [(2, 3, 7), (3, 2, 5), (2, 4, 6),
+                                     (2, 4, 2)])
+def test_fixed_lag_scores_equal_enumeration(M, L, T):
+    """The soft output of the fixed-lag rule is the best path metric up to
+    the step that decides each symbol (detectors.trellis.fixed_lag)."""
+    rng = np.random.default_rng(7)
+    metrics = random_metrics(rng, 3, T, M, L)
+    lp = fixed_lag(metrics).numpy()
+    np.testing.assert_allclose(lp, fixed_lag_scores(metrics, M, L),
                                atol=1e-9)
 
 

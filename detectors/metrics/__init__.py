@@ -13,11 +13,12 @@ Each turns received samples into :class:`detectors.BranchMetrics`
 
 from .classifier import classifier_branch_metrics, state_log_likelihoods
 from .gaussian import GaussianBranchMetrics, gaussian_branch_metrics
-from .linear import branch_means
+from .linear import branch_means, branch_regressors
 from .poisson import (RATE_FLOOR, PoissonBranchMetrics, poisson_branch_metrics,
                       poisson_loglik, poisson_rates)
 
-__all__ = ["branch_means", "gaussian_branch_metrics", "GaussianBranchMetrics",
+__all__ = ["branch_means", "branch_regressors", "gaussian_branch_metrics",
+           "GaussianBranchMetrics",
            "poisson_rates", "poisson_loglik", "poisson_branch_metrics",
            "PoissonBranchMetrics", "RATE_FLOOR", "classifier_branch_metrics",
            "state_log_likelihoods"]

@@ -20,6 +20,9 @@ __all__ = ["StudySpec", "study_config", "parse_label", "study_curves",
 
 _LABEL = re.compile(r"^(?P<name>[\w-]+) n=(?P<n>\d+) #(?P<r>\d+)")
 
+#: Curve name of the least-squares BCJR baseline on the training pilots.
+LS_NAME = "bcjr-ls"
+
 # A small SBRNN: trained per point it dominates the study's run time.
 SBRNN_OPTIONS = {"window": 8, "layers": 1, "units": 16, "batch_size": 500,
                  "epochs": 50, "learning_rate": 0.01}
@@ -47,10 +50,15 @@ class StudySpec:
         Sweep seed.
     max_symbols : int
         Test symbols per point at most (100 errors stop it earlier).
+    ls_baseline : bool
+        Also run BCJR on least-squares estimates from each replicate's
+        pilots (``estimated:from=training``), labelled ``"bcjr-ls n=<size>
+        #<seed>"``: "estimate the channel from the same data and run
+        BCJR", the baseline a learned detector must beat.
     """
 
     sizes: tuple = (200, 500, 1000, 2500, 5000, 20000)
-    seeds: int = 3
+    seeds: int = 8
     snr_db: tuple = (6.0, 10.0)
     detectors: tuple = ("bcjrnet", "viterbinet", "sbrnn")
     csi: tuple = ("perfect", "perturbed:var=0.1")
@@ -58,6 +66,7 @@ class StudySpec:
     memory: int = 4
     seed: int = 2021
     max_symbols: int = 500_000
+    ls_baseline: bool = True
 
     @classmethod
     def quick(cls):
@@ -81,22 +90,36 @@ def study_config(spec=StudySpec(), name="training-size"):
     ...                              detectors=("bcjrnet",),
     ...                              csi=("perfect",)))
     >>> [d.label for d in cfg.detectors]
-    ['bcjr', 'bcjrnet n=200 #0', 'bcjrnet n=1000 #0']
+    ['bcjr', 'bcjrnet n=200 #0', 'bcjrnet n=1000 #0', 'bcjr-ls n=200 #0', 'bcjr-ls n=1000 #0']
+    >>> cfg.detectors[-1].csi
+    'estimated:from=training,pilots=1000'
+
     """
     detectors = []
     for csi in spec.csi:
         detectors.append({"name": "bcjr", "csi": csi})
+        suffix = "" if csi == "perfect" else f" ({csi})"
         for det in spec.detectors:
             for n in spec.sizes:
                 for r in range(spec.seeds):
-                    label = f"{det} n={n} #{r}"
-                    if csi != "perfect":
-                        label += f" ({csi})"
-                    entry = {"name": det, "csi": csi, "label": label,
-                             "train_symbols": int(n)}
+                    entry = {"name": det, "csi": csi,
+                             "label": f"{det} n={n} #{r}{suffix}",
+                             "train_symbols": int(n), "train_seed": r}
                     if det == "sbrnn":
                         entry.update(SBRNN_OPTIONS)
                     detectors.append(entry)
+        if spec.ls_baseline:
+            # BCJR with taps and noise variance estimated by least squares
+            # from the same pilots replicate r of the learned detectors
+            # trains on (same size, same seed, same pilots' channel)
+            ls_csi = "estimated:from=training" + (
+                "" if csi == "perfect" else "," + csi.split(":", 1)[1])
+            for n in spec.sizes:
+                for r in range(spec.seeds):
+                    detectors.append({
+                        "name": "bcjr", "csi": f"{ls_csi},pilots={n}",
+                        "label": f"{LS_NAME} n={n} #{r}{suffix}",
+                        "train_seed": r})
     data = {
         "experiment": {"name": name, "seed": spec.seed},
         "link": {"constellation": "bpsk", "frame_length": 500,
@@ -210,10 +233,19 @@ def plot_study(curves, refs, path, formats=("png", "pdf")):
     return save_figure(fig, path, formats, dpi=120)
 
 
+def _cell(p):
+    """``mean [over-seeds interval] (min-max)`` of one size."""
+    lo, hi = p.interval_over_rows()
+    seeds = "" if lo != lo else f" [{max(lo, 0):.1e}, {hi:.1e}]"
+    return (f"{p.rate:.2e}{seeds} ({p.spread[0]:.1e}-{p.spread[1]:.1e})")
+
+
 def markdown_table(curves, refs):
     """Rows per (detector, CSI, SNR); a column per training size with the
-    seed-averaged SER and the seeds' min-max; BCJR reference; whether the
-    curve is monotone within its intervals."""
+    seed-averaged SER, its 95% interval over training seeds (what a fresh
+    training set gives on average; :meth:`rxsim.aggregate.CurvePoint.
+    interval_over_rows`) and the seeds' min-max; BCJR reference; whether
+    the curve is monotone within its (test-noise) intervals."""
     sizes = sorted({p.x for pts in curves.values() for p in pts})
     head = ["detector", "training CSI", "SNR"] + \
         [f"n={int(n)}" for n in sizes] + ["BCJR (same CSI)",
@@ -223,9 +255,7 @@ def markdown_table(curves, refs):
             curves.items(), key=lambda kv: (kv[0][2], kv[0][1] != "perfect",
                                             kv[0][0])):
         by_x = {p.x: p for p in pts}
-        cells = [f"{by_x[n].rate:.2e} ({by_x[n].spread[0]:.1e}-"
-                 f"{by_x[n].spread[1]:.1e})" if n in by_x else ""
-                 for n in sizes]
+        cells = [_cell(by_x[n]) if n in by_x else "" for n in sizes]
         ref = refs.get((csi, snr))
         ok, rises = monotone_within_ci(pts)
         verdict = "yes" if ok else "no: " + ", ".join(
