@@ -90,7 +90,7 @@ def symbol_counts(s, s_hat, bits_per_symbol=None):
     >>> c = symbol_counts(tf.constant([[0, 1, 2], [3, 3, 3]]),
     ...                   tf.constant([[0, 1, 1], [0, 3, 3]]), 2)
     >>> {k: v.numpy().tolist() for k, v in c.items()}
-    {'frames': 2, 'symbols': 6, 'errors': 2, 'sum_sq': 2, 'frame_errors': [1, 1], 'bits': 12, 'bit_errors': 4, 'frame_bit_errors': [1, 3]}
+    {'frames': 2, 'symbols': 6, 'errors': 2, 'sum_sq': 2, 'frame_errors': [1, 1], 'bits': 12, 'bit_errors': 4, 'frame_bit_errors': [2, 2]}
     """
     s = tf.cast(s, tf.int32)
     s_hat = tf.cast(s_hat, tf.int32)

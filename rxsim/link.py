@@ -70,8 +70,9 @@ class Link(Block):
     >>> s, s_hat = link(4, 0.1, seed=[1, 2])
     >>> s.shape, s_hat.dtype.name
     (TensorShape([4, 20]), 'int32')
-    >>> sorted(link.count(4, 0.1, seed=[1, 2]))
-    ['bit_errors', 'bits', 'errors', 'frames', 'sum_sq', 'symbols']
+    >>> sorted(link.count(4, 0.1, seed=[1, 2]))   # doctest: +NORMALIZE_WHITESPACE
+    ['bit_errors', 'bits', 'errors', 'frame_bit_errors', 'frame_errors',
+     'frames', 'sum_sq', 'symbols']
     """
 
     #: The counter the engine's ``target_errors`` applies to.

@@ -213,7 +213,9 @@ class PointResult:
         ----------
         counts : dict of int
             ``frames``, ``symbols``, ``errors``, ``sum_sq`` and optionally
-            ``bits`` / ``bit_errors``, ``blocks`` / ``block_errors``.
+            ``bits`` / ``bit_errors``, ``blocks`` / ``block_errors``;
+            per-frame vectors (``frame_errors``, ... of
+            :data:`rxsim.counts.PER_FRAME`) become ``frame_counts``.
         confidence, batches, wall_time, seed, stop_reason, frame_counts
             As the fields of the same names.
 
@@ -226,7 +228,12 @@ class PointResult:
         >>> r.ser, r.ser_deff, r.ber, r.bler
         (0.5, 8.0, 0.5, None)
         """
-        n = {name: int(value) for name, value in counts.items()}
+        per_frame = {PER_FRAME[name]: tuple(int(v) for v in np.ravel(value))
+                     for name, value in counts.items() if name in PER_FRAME}
+        if frame_counts is None and per_frame:
+            frame_counts = per_frame
+        n = {name: int(value) for name, value in counts.items()
+             if name not in PER_FRAME}
         missing = [c for c in REQUIRED if c not in n]
         if missing:
             raise ValueError(f"`counts` lacks {missing}.")

@@ -468,6 +468,10 @@ class ResultsStore:
             written = cur.rowcount == 1
             if written and blobs:
                 point_id = cur.lastrowid
+                # rows deleted by hand (or by another tool) leave their
+                # counts behind, and SQLite may reuse their id
+                db.execute("DELETE FROM frame_counts WHERE point_id = ?",
+                           (point_id,))
                 db.executemany(
                     "INSERT INTO frame_counts (point_id, counter, frames, "
                     "format, data) VALUES (?, ?, ?, ?, ?)",
