@@ -585,7 +585,7 @@ def mean_frames(arrays):
     return np.mean([x[:n] for x in arrays], axis=0)
 
 
-def over_seeds(comparisons, *, shared=None, confidence=0.95):
+def over_seeds(comparisons, *, shared=None, common=None, confidence=0.95):
     """Interval over training seeds of replicate comparisons.
 
     Parameters
@@ -602,6 +602,16 @@ def over_seeds(comparisons, *, shared=None, confidence=0.95):
         N`` as the rate, so that no errors give a log-scale error of 1),
         ignoring its covariance with the other side: conservative under
         common random numbers. ``None``: both sides vary with the seed.
+    common : None | Comparison
+        Under common random numbers every replicate is tested on the *same*
+        frames, so the test noise of those frames is common to all
+        replicates and does not show in their spread either (an interval
+        from the spread alone describes "fresh training sets on these test
+        frames"). Pass the paired comparison of the seed-averaged counts
+        on those frames: the half-widths of its ratio (log scale) and
+        difference intervals are added to the seeds' ones in quadrature
+        (replacing ``shared``'s term, which it contains); an unbounded
+        ratio interval makes the seeds' ratio interval unbounded too.
     confidence : float
 
     Output
@@ -649,6 +659,11 @@ def over_seeds(comparisons, *, shared=None, confidence=0.95):
         if math.isfinite(se):
             extra_log = z * se / ((e + 1.0) / n)
             extra_diff = z * se
+    if common is not None:
+        lo, hi = common.ratio_ci
+        extra_log = (math.log(hi) - math.log(lo)) / 2 if 0 < lo and \
+            math.isfinite(hi) else math.inf
+        extra_diff = (common.difference_ci[1] - common.difference_ci[0]) / 2
     k = float(sps.t.ppf(0.5 + 0.5 * confidence, r - 1))
 
     def intervals(x, extra):
@@ -985,8 +1000,10 @@ def _line(exp, channel, snr, a, b, csi_a, csi_b, reps_a, reps_b,
         else:
             pairs, shared = [(rows_a, [r]) for r in rows_b], "a"
         if len(pairs) >= 2:
+            # common random numbers: every replicate saw the same frames
             seeds = over_seeds([one(x, y) for x, y in pairs],
-                               shared=shared, confidence=confidence)
+                               shared=shared, confidence=confidence,
+                               common=main if main.paired else None)
     return RowComparison(
         experiment=exp, channel=channel, csi_a=csi_a, csi_b=csi_b,
         snr_db=snr, a=a, b=b, comparison=main, pairing=pairing,

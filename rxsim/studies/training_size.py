@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from ..aggregate import average_rows, monotone_within_ci
 from ..config import parse_config
 
-__all__ = ["StudySpec", "study_config", "parse_label", "study_curves",
+__all__ = ["StudySpec", "study_config", "parse_label", "training_csi",
+           "study_curves",
            "plot_study", "markdown_table"]
 
 _LABEL = re.compile(r"^(?P<name>[\w-]+) n=(?P<n>\d+) #(?P<r>\d+)")
@@ -147,6 +148,26 @@ def parse_label(label):
     return None if m is None else (m["name"], int(m["n"]), int(m["r"]))
 
 
+def training_csi(csi):
+    """The CSI case of a curve's training pilots: the learned detectors'
+    own ``csi``, and that of the pilots an ``estimated:from=training``
+    baseline estimates from.
+
+    Example
+    -------
+    >>> training_csi("estimated:from=training,pilots=500,var=0.1")
+    'perturbed:var=0.1'
+    >>> training_csi("estimated:from=training,pilots=500"), training_csi(
+    ...     "perturbed:var=0.1")
+    ('perfect', 'perturbed:var=0.1')
+    """
+    from channels.csi import parse_csi
+    spec = parse_csi(csi)
+    if spec.kind == "estimated" and spec.from_training:
+        return str(spec.training_csi)
+    return csi
+
+
 def study_curves(rows, confidence=0.95):
     """Curves over training size: ``(name, csi, snr) -> [CurvePoint]``
     averaged over training seeds, and the references ``(csi, snr) ->
@@ -166,8 +187,8 @@ def study_curves(rows, confidence=0.95):
     """
     learned = [r for r in rows if parse_label(r["detector"])]
     curves = average_rows(
-        learned, key=lambda r: (parse_label(r["detector"])[0], r["csi"],
-                                r["snr_db"]),
+        learned, key=lambda r: (parse_label(r["detector"])[0],
+                                training_csi(r["csi"]), r["snr_db"]),
         x=lambda r: parse_label(r["detector"])[1], confidence=confidence)
     refs = average_rows([r for r in rows if not parse_label(r["detector"])],
                         key=lambda r: (r["csi"], r["snr_db"]),
@@ -175,9 +196,10 @@ def study_curves(rows, confidence=0.95):
     return curves, {k: v[0] for k, v in refs.items()}
 
 
-_COLORS = {"bcjrnet": "C2", "viterbinet": "C3", "sbrnn": "C4"}
+_COLORS = {"bcjrnet": "C2", "viterbinet": "C3", "sbrnn": "C4",
+           LS_NAME: "C8"}
 _NAMES = {"bcjrnet": "BCJRNet", "viterbinet": "ViterbiNet",
-          "sbrnn": "SBRNN"}
+          "sbrnn": "SBRNN", LS_NAME: "BCJR, LS from the same pilots"}
 
 
 def plot_study(curves, refs, path, formats=("png", "pdf")):
