@@ -169,9 +169,15 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
             np.concatenate([p[1] for p in parts]))
 
 
-def _training(det):
-    """Training options of a learned detector entry (defaults filled in)."""
-    return training_options(det.options)
+def _point_pilots(cfg, channel, snrs, train, csi):
+    """The pilots ``(y, s)`` of a channel at ``snrs`` under the pilots' CSI
+    case ``csi`` and the replicate ``train["train_seed"]``: what a learned
+    detector trains on, and what the ``estimated:from=training`` baseline
+    of the same point estimates from (one function, so they cannot
+    drift apart)."""
+    return _pilots(channel.tap_array(), snrs, train, cfg.constellation, csi,
+                   channel.kind,
+                   pilot_seed(cfg, channel, csi, train["train_seed"]))
 
 
 def fit_seed(cfg, channel, det, snr_db=None):
@@ -179,8 +185,8 @@ def fit_seed(cfg, channel, det, snr_db=None):
     minibatches) at one point (``snr_db``; ``None``: the one model of a
     ``train_per = "channel"`` curve). It mixes in the detector's label,
     so two entries never share it; it also names the point's checkpoint."""
-    train = _training(det)
-    base = pilot_seed(cfg, channel, det.csi, train.get("train_seed", 0))
+    base = pilot_seed(cfg, channel, det.csi,
+                      training_options(det.options)["train_seed"])
     return point_seed(base, "fit", det.label,
                       "curve" if snr_db is None else float(snr_db))
 
@@ -196,11 +202,7 @@ def _estimated_from_training(cfg, channel, csi, snr_db, train_seed=0):
     train = training_options({"train_seed": int(train_seed)})
     if csi.params.get("pilots") is not None:
         train["train_symbols"] = csi.params["pilots"]
-    pilots_csi = csi.training_csi
-    y, s = _pilots(channel.tap_array(), [snr_db], train, cfg.constellation,
-                   pilots_csi, channel.kind,
-                   pilot_seed(cfg, channel, pilots_csi,
-                              train.get("train_seed", 0)))
+    y, s = _point_pilots(cfg, channel, [snr_db], train, csi.training_csi)
     points = constellation_points(cfg.constellation).numpy()
     taps, no = estimate_channel_ls(y, points[s], channel.memory,
                                    preamble_point=points[0])
@@ -231,7 +233,7 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
     csi = parse_csi(det.csi)
     noise_variance = None
     believed = taps
-    if csi.kind == "estimated" and csi.params.get("from") == "training":
+    if csi.from_training:
         if snr_db is None:
             raise ValueError(f"detector {det.label!r}: CSI "
                              f"{det.csi!r} is estimated per point; build "
@@ -239,10 +241,8 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
         believed, noise_variance = _estimated_from_training(
             cfg, channel, csi, snr_db, det.options.get("train_seed", 0))
         csi = None
-    # train_seed of a model-based detector picks the pilots it estimates
-    # from; the detector itself does not take it
-    options = {k: v for k, v in det.options.items()
-               if DETECTORS[det.name].learned or k != "train_seed"}
+    # (the registry's build leaves out the pilot options, train_seed too)
+    options = dict(det.options)
     if cfg.code is not None and det.output == "hard":
         options["hard_out"] = True
     problems = check_detector_options(det.name, det.options)
@@ -251,14 +251,10 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
     detector = DETECTORS[det.name].build(believed, cfg.constellation,
                                          options)
     if DETECTORS[det.name].learned:
-        train = _training(det)
-
         def fit():
-            snrs = cfg.snr_db if snr_db is None else [snr_db]
-            y, s = _pilots(taps, snrs, train, cfg.constellation, csi,
-                           channel.kind,
-                           pilot_seed(cfg, channel, det.csi,
-                                      train.get("train_seed", 0)))
+            y, s = _point_pilots(
+                cfg, channel, cfg.snr_db if snr_db is None else [snr_db],
+                training_options(det.options), csi)
             detector.fit(y, s, seed=fit_seed(cfg, channel, det, snr_db),
                          verbose=False)
 
@@ -285,9 +281,8 @@ def _per_point(det):
     from channels.csi import parse_csi
 
     if DETECTORS[det.name].learned:
-        return _training(det)["train_per"] == "point"
-    csi = parse_csi(det.csi)
-    return csi.kind == "estimated" and csi.params.get("from") == "training"
+        return training_options(det.options)["train_per"] == "point"
+    return parse_csi(det.csi).from_training
 
 
 def simulate_sweep_point(cfg, point, links=None, progress=None,

@@ -30,10 +30,7 @@ def _load(db, experiment):
 
     with ResultsStore(db) as store:
         rows = store.points(experiment=experiment)
-        frames = {(r["detector"], r["channel"], r["snr_db"]):
-                  store.frame_counts(r) for r in rows}
-    paired = paired_averages(
-        rows, lambda r: frames[(r["detector"], r["channel"], r["snr_db"])])
+        paired = paired_averages(rows, store.frame_counts)
     return curves(rows), paired
 
 

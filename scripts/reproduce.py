@@ -141,10 +141,7 @@ def main(argv=None):
                           title=f"{cfg.name}: BPSK, L=4, SER averaged over "
                                 f"{len(cfg.channels)} gamma values")
     with ResultsStore(db) as store:
-        frames = {(r["detector"], r["channel"], r["snr_db"]):
-                  store.frame_counts(r) for r in rows}
-    paired = paired_averages(
-        rows, lambda r: frames[(r["detector"], r["channel"], r["snr_db"])])
+        paired = paired_averages(rows, store.frame_counts)
     claims = check_claims(curve_map, paired)
     labels = {r["detector"] for r in rows}
     pairs = [(a, b) for a, b in (

@@ -221,10 +221,11 @@ def display_name(label):
 def _csi_group(csi):
     """"perfect" for the left panel (the receiver knows the channel, or
     estimates it from pilots of the true channel), else "uncertain"."""
-    if csi == "perfect" or (csi.startswith("estimated:from=training")
-                            and "var=" not in csi):
-        return "perfect"
-    return "uncertain"
+    from channels.csi import parse_csi
+
+    spec = parse_csi(csi)
+    pilots = spec.training_csi or spec
+    return "perfect" if pilots.kind == "perfect" else "uncertain"
 
 
 def markdown_table(curve_map, snrs=None):
@@ -289,12 +290,15 @@ def paired_averages(rows, frame_counts):
     ----------
     rows : list of dict, the store's rows of the sweep
     frame_counts : callable ``row -> dict or None``
-        e.g. :meth:`rxsim.store.ResultsStore.frame_counts`.
+        e.g. :meth:`rxsim.store.ResultsStore.frame_counts` of an open
+        store; it is called once per row here, so the store may be
+        closed afterwards.
     """
     from ..paired import averaged_comparison
 
     by_key = {(r["detector"], r["channel"], float(r["snr_db"])): r
               for r in rows}
+    counts = {key: frame_counts(r) for key, r in by_key.items()}
 
     def paired(label_a, label_b, snr):
         pairs, per_frame = [], []
@@ -305,7 +309,8 @@ def paired_averages(rows, frame_counts):
             rb = by_key.get((label_b, ch, float(snr)))
             if rb is None:
                 continue
-            fa, fb = frame_counts(ra), frame_counts(rb)
+            fa = counts[(label_a, ch, float(snr))]
+            fb = counts[(label_b, ch, float(snr))]
             if not fa or not fb or ra["seed"] != rb["seed"]:
                 return None
             pairs.append((fa["errors"], fb["errors"]))

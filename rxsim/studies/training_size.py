@@ -162,10 +162,8 @@ def training_csi(csi):
     ('perfect', 'perturbed:var=0.1')
     """
     from channels.csi import parse_csi
-    spec = parse_csi(csi)
-    if spec.kind == "estimated" and spec.from_training:
-        return str(spec.training_csi)
-    return csi
+    pilots = parse_csi(csi).training_csi
+    return csi if pilots is None else str(pilots)
 
 
 def study_curves(rows, confidence=0.95):
