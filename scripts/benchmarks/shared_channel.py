@@ -67,47 +67,40 @@ snr_db = [{SNR_DB}]
 
     first = links[0]
 
-    @tf.function(jit_compile=True)
-    def shared_step(s):
+    def draw_batch(s):
+        """The batch every link draws from seed ``s``: indices, received
+        samples and the CSI seed (the split of ``Link.call``)."""
         tx_seed, ch_seed, csi_seed = first.split_seed(s)
         sym, x = first.transmitter(B, T, seed=tx_seed)
-        y = first.channel(x, no, seed=ch_seed)
-        errors = []
-        for lk in links:
-            if lk.csi is None:
-                out_ = lk.detector(y, no)
-            else:
-                taps = lk.csi.believed_taps(lk.channel.taps, no, B,
-                                            seed=csi_seed)
-                out_ = lk.detector(y, no, taps=taps)
-            s_hat = (out_ if out_.dtype.is_integer else
-                     tf.argmax(out_, axis=-1, output_type=tf.int32))
-            errors.append(symbol_counts(sym, s_hat)["errors"])
-        return tf.stack(errors)
+        return sym, first.channel(x, no, seed=ch_seed), csi_seed
+
+    def errors_of(lk, sym, y, csi_seed):
+        """Symbol errors of link ``lk``'s detector on a drawn batch (the
+        receiver half of ``Link.receive``)."""
+        if lk.csi is None:
+            out_ = lk.detector(y, no)
+        else:
+            out_ = lk.detector(y, no, taps=lk.csi.believed_taps(
+                lk.channel.taps, no, B, seed=csi_seed))
+        s_hat = (out_ if out_.dtype.is_integer else
+                 tf.argmax(out_, axis=-1, output_type=tf.int32))
+        return symbol_counts(sym, s_hat)["errors"]
+
+    @tf.function(jit_compile=True)
+    def shared_step(s):
+        sym, y, csi_seed = draw_batch(s)
+        return tf.stack([errors_of(lk, sym, y, csi_seed) for lk in links])
 
     def shared():
         return [int(e) for e in shared_step(seed).numpy()]
 
     # The draw once, each detector in its own compiled function (what an
     # engine that lets every detector stop on its own rule would run).
-    @tf.function(jit_compile=True)
-    def draw(s):
-        tx_seed, ch_seed, csi_seed = first.split_seed(s)
-        sym, x = first.transmitter(B, T, seed=tx_seed)
-        return sym, first.channel(x, no, seed=ch_seed), csi_seed
+    draw = tf.function(draw_batch, jit_compile=True)
 
     def detect_fn(lk):
-        @tf.function(jit_compile=True)
-        def detect(sym, y, csi_seed):
-            if lk.csi is None:
-                out_ = lk.detector(y, no)
-            else:
-                out_ = lk.detector(y, no, taps=lk.csi.believed_taps(
-                    lk.channel.taps, no, B, seed=csi_seed))
-            s_hat = (out_ if out_.dtype.is_integer else
-                     tf.argmax(out_, axis=-1, output_type=tf.int32))
-            return symbol_counts(sym, s_hat)["errors"]
-        return detect
+        return tf.function(lambda sym, y, csi_seed: errors_of(
+            lk, sym, y, csi_seed), jit_compile=True)
 
     detects = [detect_fn(lk) for lk in links]
 
