@@ -2,6 +2,7 @@
 override), the constellation and its preamble point, and the checks of a
 call's inputs."""
 
+import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 
@@ -46,6 +47,16 @@ class TapChannel(Block):
         return tf.cast(taps, self.cdtype if taps.dtype.is_complex
                        else self.rdtype)
 
+    def draw_key(self):
+        """What this channel's output depends on besides its inputs: its
+        class, precision, taps and preamble point. Two channels with equal
+        keys give the same output for the same input, noise and seed (the
+        Monte Carlo engine draws a batch once for links whose channels
+        and transmitters have equal keys)."""
+        return (type(self).__module__, type(self).__qualname__,
+                self.rdtype.name, _array_key(self._taps),
+                _array_key(self._preamble_point))
+
     @property
     def taps(self):
         """tf.Tensor : taps [L] or [batch, L]."""
@@ -72,3 +83,9 @@ class TapChannel(Block):
         no = tf.convert_to_tensor(no, dtype_hint=self.rdtype)
         check_noise_variance(no, batch_size=batch_size)
         return x, no, taps
+
+
+def _array_key(value):
+    """A hashable key of an array's dtype, shape and contents."""
+    arr = np.asarray(value)
+    return arr.dtype.str, arr.shape, arr.tobytes()

@@ -27,6 +27,7 @@ _EXPORTS = {
     "CodedLink": "coded",
     "Transmitter": "transmitter",
     "simulate_point": "montecarlo",
+    "simulate_points": "montecarlo",
     "PointResult": "montecarlo",
     "point_seed": "montecarlo",
     "ResultsStore": "store",

@@ -210,6 +210,9 @@ class CodedLink(Block):
     noise_variance : None or float
         As in :class:`rxsim.Link`: the noise variance the receiver believes
         (``None``: the true one).
+    believed_taps : None or [L] array
+        As in :class:`rxsim.Link`: taps the receiver believes at every
+        call (``None``: the detector's own).
     precision : None | "single" | "double"
 
     Input
@@ -261,7 +264,8 @@ class CodedLink(Block):
     def __init__(self, transmitter, channel, detector, k, n, *,
                  output="soft", num_iter=DEFAULT_NUM_ITER,
                  hard_llr=DEFAULT_HARD_LLR, interleave=True, csi=None,
-                 noise_variance=None, precision=None, **kwargs):
+                 noise_variance=None, believed_taps=None, precision=None,
+                 **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)
@@ -282,7 +286,7 @@ class CodedLink(Block):
         #: The uncoded :class:`rxsim.Link` this link sends its symbols over.
         self.link = Link(transmitter, channel, detector, int(n) // bps,
                          csi=csi, noise_variance=noise_variance,
-                         precision=precision)
+                         believed_taps=believed_taps, precision=precision)
         if output == "soft" and getattr(detector, "hard_out", False):
             raise ValueError(
                 "output='soft' needs the detector's posteriors, but it was "
@@ -396,6 +400,29 @@ class CodedLink(Block):
             input.
         s, s_hat : [batch_size, T], tf.int32
         """
+        b, s, y, csi_seed = self.draw(batch_size, no, seed)
+        llr, s_hat = self._receive(y, no, csi_seed)
+        return b, llr, s, s_hat
+
+    def _receive(self, y, no, csi_seed):
+        """Deinterleaved code-bit LLRs and symbol decisions of received
+        frames ``y`` (the receiver half of :meth:`transmit`)."""
+        out = self.link.detect(y, no, y.shape[0], csi_seed=csi_seed)
+        llr, s_hat = self._llrs(out)
+        if self.interleave:
+            llr = self._deinterleaver(llr)
+        return llr, s_hat
+
+    def draw(self, batch_size, no, seed=None):
+        """Information bits through the encoder, interleaver, mapper and
+        channel: the part of a batch every coded link of a point shares.
+
+        Output
+        ------
+        : ``(b, s, y, csi_seed)``: information bits ``[batch, k]``
+          (tf.float), sent indices and received samples ``[batch, T]``,
+          the CSI stream's seed
+        """
         b_seed, ch_seed, csi_seed = self.link.split_seed(seed)
         shape = [batch_size, self.k]
         if b_seed is None:
@@ -409,12 +436,31 @@ class CodedLink(Block):
             c = self._interleaver(c)
         s = self.bits_to_indices(c)
         x = tf.gather(self._points, s)
-        out = self.link.receive(x, no, batch_size, channel_seed=ch_seed,
-                                csi_seed=csi_seed)
-        llr, s_hat = self._llrs(out)
-        if self.interleave:
-            llr = self._deinterleaver(llr)
-        return b, llr, s, s_hat
+        y = self.link.channel(x, no, seed=ch_seed)
+        return b, s, y, csi_seed
+
+    def adopt_receiver(self, other):
+        """Take the receiver of ``other``, a coded link built the same way
+        (see :meth:`rxsim.Link.adopt_receiver`; the code and output mode
+        must match too)."""
+        if type(other) is not type(self) or self.draw_key() != \
+                other.draw_key() or (self.output, self.num_iter,
+                                     self.hard_llr) != \
+                (other.output, other.num_iter, other.hard_llr):
+            raise ValueError("adopt_receiver takes the receiver of a coded "
+                             "link with the same code, interleaver and "
+                             "output; build a new link instead.")
+        self.link.adopt_receiver(other.link)
+        return self
+
+    def draw_key(self):
+        """Links with equal keys draw the same batches (see
+        :meth:`rxsim.Link.draw_key`); ``None``: draws its own."""
+        inner = self.link.draw_key()
+        if inner is None:
+            return None
+        return ("CodedLink", self.k, self.n, self.interleave,
+                INTERLEAVER_SEED, inner)
 
     def decode(self, llr):
         """Code-bit LLRs ``[batch, n]`` (codeword order) -> decoded
@@ -432,7 +478,13 @@ class CodedLink(Block):
     def count_front(self, batch_size, no, seed=None):
         """The counts before decoding (uncoded symbol errors) and the
         decoder's inputs ``(b, llr)``."""
-        b, llr, s, s_hat = self.transmit(batch_size, no, seed)
+        return self.count_drawn(self.draw(batch_size, no, seed), no)
+
+    def count_drawn(self, drawn, no):
+        """:meth:`count_front` on a batch of :meth:`draw` (of this link or
+        of one with the same :meth:`draw_key`)."""
+        b, s, y, csi_seed = drawn
+        llr, s_hat = self._receive(y, no, csi_seed)
         return symbol_counts(s, s_hat), (b, tf.cast(llr, self.decoder.rdtype))
 
     def count_stages(self):

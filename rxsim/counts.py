@@ -30,6 +30,14 @@ A link whose count has an expensive tail that many links share (the LDPC
 decoder of a code) may also offer ``link.count_stages()`` ->
 :class:`CountStages`: the engine then compiles the front once per link
 and the tail once per ``tail_owner``.
+
+A link may also split its count where the links of one point share work:
+``link.draw(batch_size, no, seed) -> drawn`` (transmitter and channel),
+``link.count_drawn(drawn, no)`` (its receiver: the counts, or ``(counts,
+carry)`` for a staged link) and ``link.draw_key()`` (hashable: links with
+equal keys draw the same batches from the same seed; ``None``: do not
+share). :func:`rxsim.montecarlo.simulate_points` then draws each batch
+once for the links with equal keys.
 """
 
 from typing import Any, Callable, NamedTuple, Sequence

@@ -1,5 +1,6 @@
 """A link: transmitter -> channel -> detector, one Monte Carlo batch per call."""
 
+import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 
@@ -31,7 +32,18 @@ class Link(Block):
         The noise variance the receiver believes (e.g. estimated from
         pilots, :func:`channels.csi.estimate_channel_ls`); ``None``: the
         true one of each call.
+    believed_taps : None or [L] array
+        Taps the receiver believes at every call (e.g. least-squares
+        estimates from pilots), handed to ``detector(y, no, taps=...)``;
+        ``None``: the detector keeps the taps it was built with. Not with
+        a CSI case other than perfect (which draws its own).
     precision : None | "single" | "double"
+
+    The receiver's knowledge (``believed_taps``, ``noise_variance``, a
+    learned detector's weights) lives in variables: :meth:`adopt_receiver`
+    gives a link another link's, and its compiled functions stay valid
+    (a sweep reuses one compiled link for the receivers it estimates or
+    trains point by point).
 
     Randomness: the batch seed is split into three independent streams
     (:meth:`split_seed`): the transmitted data, the channel (noise), and
@@ -80,7 +92,7 @@ class Link(Block):
 
     def __init__(self, transmitter, channel, detector, num_symbols, *,
                  return_soft=False, csi=None, noise_variance=None,
-                 precision=None, **kwargs):
+                 believed_taps=None, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         num_symbols = check_int(num_symbols, "num_symbols")
         m_tx = transmitter.constellation.num_points
@@ -97,10 +109,79 @@ class Link(Block):
         self.num_symbols = num_symbols
         self.return_soft = bool(return_soft)
         self.csi = None if csi is None or csi.kind == "perfect" else csi
+        self._noise_variance = None
         if noise_variance is not None:
-            noise_variance = check_nonnegative(noise_variance,
-                                               "noise_variance")
-        self.noise_variance = noise_variance
+            self._noise_variance = tf.Variable(
+                check_nonnegative(noise_variance, "noise_variance"),
+                dtype=tf.float64, trainable=False)
+        self._believed = None
+        if believed_taps is not None:
+            if self.csi is not None:
+                raise ValueError(
+                    f"`believed_taps` fixes what the receiver believes, but "
+                    f"the CSI case {self.csi} draws believed taps too; give "
+                    "one of them.")
+            taps = tf.convert_to_tensor(channel.taps)
+            believed = tf.convert_to_tensor(believed_taps)
+            # complex estimates of a real channel stay complex
+            believed = tf.cast(believed, self.cdtype if (
+                believed.dtype.is_complex or taps.dtype.is_complex)
+                else self.rdtype)
+            if believed.shape != taps.shape[-1:]:
+                raise ValueError(f"`believed_taps` must have shape "
+                                 f"{taps.shape[-1:]}, got {believed.shape}.")
+            self._believed = tf.Variable(believed, trainable=False)
+
+    @property
+    def noise_variance(self):
+        """None or float: the noise variance the receiver believes."""
+        return (None if self._noise_variance is None
+                else float(self._noise_variance.numpy()))
+
+    @property
+    def believed_taps(self):
+        """None or tf.Tensor [L]: the taps the receiver believes."""
+        return (None if self._believed is None
+                else tf.convert_to_tensor(self._believed))
+
+    def adopt_receiver(self, other):
+        """Take the receiver of ``other``, a link built the same way (the
+        same transmitter, channel, frame length, CSI case and detector
+        class and configuration): its believed taps and noise variance,
+        and a learned detector's weights (``set_weights_from``). This link
+        then counts exactly as ``other`` does, and its compiled functions
+        are reused without a new trace.
+
+        Raises
+        ------
+        ValueError
+            The links differ in more than the receiver's knowledge.
+        """
+        mine, theirs = self.detector, other.detector
+        same = (type(other) is type(self)
+                and self.draw_key() is not None
+                and self.draw_key() == other.draw_key()
+                and str(self.csi) == str(other.csi)
+                and type(mine) is type(theirs)
+                and (self._believed is None) == (other._believed is None)
+                and (self._noise_variance is None) ==
+                (other._noise_variance is None))
+        taps_of = getattr(type(mine), "taps", None)
+        if same and isinstance(taps_of, property):
+            same = bool(np.array_equal(np.asarray(mine.taps),
+                                       np.asarray(theirs.taps)))
+        if not same:
+            raise ValueError("adopt_receiver takes the receiver of a link "
+                             "built the same way (transmitter, channel, "
+                             "frame length, CSI case, detector class and "
+                             "taps); build a new link instead.")
+        if mine is not theirs and hasattr(mine, "set_weights_from"):
+            mine.set_weights_from(theirs)
+        if self._believed is not None:
+            self._believed.assign(other._believed)
+        if self._noise_variance is not None:
+            self._noise_variance.assign(other._noise_variance)
+        return self
 
     # -- pieces a wrapping link (rxsim.coded.CodedLink) reuses ---------------
     @staticmethod
@@ -119,11 +200,20 @@ class Link(Block):
         ``csi_seed``) and the detector (log-probabilities ``[batch, T, M]``
         or indices ``[batch, T]``)."""
         y = self.channel(x, no, seed=channel_seed)
-        no_rx = no if self.noise_variance is None else tf.cast(
-            self.noise_variance, tf.convert_to_tensor(no).dtype)
+        return self.detect(y, no, batch_size, csi_seed=csi_seed)
+
+    def detect(self, y, no, batch_size, *, csi_seed=None):
+        """The receiver half of :meth:`receive`: the believed taps of the
+        CSI case (drawn with ``csi_seed``) and the detector, on received
+        samples ``y`` ``[batch, T]``."""
+        no_rx = no if self._noise_variance is None else tf.cast(
+            self._noise_variance, tf.convert_to_tensor(no).dtype)
+        if self._believed is not None:
+            return self.detector(y, no_rx,
+                                 taps=tf.convert_to_tensor(self._believed))
         if self.csi is None:
             return self.detector(y, no_rx)
-        per_symbol = ({"num_symbols": x.shape[1]}
+        per_symbol = ({"num_symbols": y.shape[1]}
                       if getattr(self.csi, "per_symbol", False) else {})
         believed = self.csi.believed_taps(
             self.channel.taps, no, batch_size, seed=csi_seed,
@@ -135,6 +225,10 @@ class Link(Block):
         s, x = self.transmitter(batch_size, self.num_symbols, seed=tx_seed)
         out = self.receive(x, no, batch_size, channel_seed=ch_seed,
                            csi_seed=csi_seed)
+        return self._decisions(s, out)
+
+    def _decisions(self, s, out):
+        """``(s, s_hat[, log_probs])`` of the detector's output."""
         if out.dtype.is_integer:
             if self.return_soft:
                 raise ValueError("`return_soft` needs a detector built with "
@@ -143,6 +237,44 @@ class Link(Block):
         s_hat = tf.argmax(out, axis=-1, output_type=tf.int32)
         return (s, s_hat, out) if self.return_soft else (s, s_hat)
 
+    # -- the engine's protocol (rxsim.counts) --------------------------------
+    def draw_key(self):
+        """What a batch drawn by :meth:`draw` depends on: links with equal
+        keys draw the same batches from the same seed, so the engine may
+        draw once for all of them (:func:`rxsim.montecarlo.
+        simulate_points`). ``None`` when the transmitter or channel does
+        not say (a channel without ``draw_key``): such a link draws its
+        own batches."""
+        parts = [getattr(block, "draw_key", None)
+                 for block in (self.transmitter, self.channel)]
+        if any(part is None for part in parts):
+            return None
+        return ("Link", self.num_symbols) + tuple(p() for p in parts)
+
+    def draw(self, batch_size, no, seed):
+        """The transmitter and channel of one batch (the part every link of
+        a point shares under common random numbers).
+
+        Output
+        ------
+        : ``(s, y, csi_seed)``: sent indices ``[batch, T]`` (tf.int32),
+          received samples ``[batch, T]`` and the CSI stream's seed ``[2]``
+        """
+        tx_seed, ch_seed, csi_seed = self.split_seed(seed)
+        s, x = self.transmitter(batch_size, self.num_symbols, seed=tx_seed)
+        return s, self.channel(x, no, seed=ch_seed), csi_seed
+
+    def count_drawn(self, drawn, no):
+        """Counts (:mod:`rxsim.counts`) of this link's receiver on a batch
+        of :meth:`draw` (of this link or of one with the same
+        :meth:`draw_key`)."""
+        s, y, csi_seed = drawn
+        out = self.detect(y, no, tf.shape(s)[0] if s.shape[0] is None
+                          else s.shape[0], csi_seed=csi_seed)
+        s_hat = self._decisions(s, out)[1]
+        bits = getattr(self.transmitter, "bits_per_symbol", None)
+        return symbol_counts(s, s_hat, bits)
+
     def count(self, batch_size, no, seed=None):
         """Counts of one batch for the Monte Carlo engine.
 
@@ -150,6 +282,5 @@ class Link(Block):
         (``frames``, ``symbols``, ``errors``, ``sum_sq``, ``bits``,
         ``bit_errors``; see :mod:`rxsim.counts`).
         """
-        s, s_hat = self(batch_size, no, seed)[:2]
-        bits = getattr(self.transmitter, "bits_per_symbol", None)
-        return symbol_counts(s, s_hat, bits)
+        return self.count_drawn(self.draw(batch_size, no, seed), no)
+

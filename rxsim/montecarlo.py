@@ -1,13 +1,15 @@
-"""Monte Carlo engine: simulate one sweep point until enough errors.
+"""Monte Carlo engine: simulate sweep points until enough errors.
 
 A point is one (detector, channel, CSI case, SNR). :func:`simulate_point`
 runs batches of frames through a link (:class:`rxsim.Link`,
 :class:`rxsim.coded.CodedLink` or any link of the protocol of
 :mod:`rxsim.counts`) until ``target_errors`` errors or ``max_symbols``
 symbols, and returns a :class:`PointResult` with symbol, bit and block
-error counts, rates and confidence intervals. The engine does not know the
-kinds of link: it adds up the counts ``link.count`` returns and stops on
-the counter ``link.stop_on`` names.
+error counts, rates and confidence intervals. :func:`simulate_points`
+runs the links of one (channel, SNR) together, drawing each batch once
+for the links that draw alike (common random numbers), each until its own
+stopping rule. The engine does not know the kinds of link: it adds up the
+counts the link returns and stops on the counter ``link.stop_on`` names.
 
 Randomness: one stream per point. :func:`point_seed` turns the sweep seed and
 the point's key into a 62-bit integer; batch ``b`` of the point uses the
@@ -52,7 +54,8 @@ from .counts import COUNTERS, PER_FRAME, REQUIRED
 from .stats import (clopper_pearson_interval, design_effect,
                     effective_interval, wilson_interval)
 
-__all__ = ["point_seed", "batch_seed", "PointResult", "simulate_point"]
+__all__ = ["point_seed", "batch_seed", "PointResult", "simulate_point",
+           "simulate_points"]
 
 _SEED_BITS = 62
 _SEED_DOMAIN = b"rxsim/point-seed/v1\x00"
@@ -257,7 +260,8 @@ def _compiled_counter(link, xla):
     per link, its :class:`rxsim.counts.CountStages` tail once per tail
     owner. Compiled functions retrace once per batch size (a static
     shape); SNR, seed and batch index are tensors. They reach the link
-    through a weak reference, so the cache does not keep links alive."""
+    through a weak reference, so the cache does not keep links alive.
+    For links without :meth:`draw` (the protocol's minimum)."""
     xla = bool(xla)
     stages = link.count_stages() if hasattr(link, "count_stages") else None
     link_ref = weakref.ref(link)
@@ -275,21 +279,68 @@ def _compiled_counter(link, xla):
 
     front = compiled_for(link, ("rxsim.montecarlo", "count", xla),
                          build_front)
-    if stages is None:
+    tail = _compiled_tail(stages, xla)
+    if tail is None:
         def step(batch_size, no, base, batch):
             return _as_ints(front(batch_size, no, base, batch))
         return step
-
-    # One trace for every batch size (XLA still compiles per shape).
-    tail = compiled_for(
-        stages.tail_owner, ("rxsim.montecarlo", "tail", xla),
-        lambda: tf.function(stages.tail, jit_compile=xla,
-                            input_signature=list(stages.tail_signature)))
 
     def staged_step(batch_size, no, base, batch):
         counts, carry = front(batch_size, no, base, batch)
         return {**_as_ints(counts), **_as_ints(tail(*carry))}
     return staged_step
+
+
+def _compiled_tail(stages, xla):
+    """The compiled tail of :class:`rxsim.counts.CountStages` (one trace
+    for every batch size; XLA still compiles per shape), or None."""
+    if stages is None:
+        return None
+    return compiled_for(
+        stages.tail_owner, ("rxsim.montecarlo", "tail", xla),
+        lambda: tf.function(stages.tail, jit_compile=xla,
+                            input_signature=list(stages.tail_signature)))
+
+
+def _compiled_draw(link, xla):
+    """``draw(batch_size, no, base, batch)``: the link's :meth:`draw` of
+    batch ``batch`` compiled once per link (see :func:`_compiled_counter`
+    for shapes, seeds and the weak reference)."""
+    link_ref = weakref.ref(link)
+
+    def build():
+        def run_draw(batch_size, no, base, batch):
+            seed = tf.random.experimental.stateless_fold_in(base, batch)
+            return link_ref().draw(batch_size, no, seed)
+        return tf.function(run_draw, jit_compile=bool(xla))
+
+    return compiled_for(link, ("rxsim.montecarlo", "draw", bool(xla)),
+                        build)
+
+
+def _compiled_receiver(link, xla):
+    """``receive(no, drawn) -> {counter: int}``: the link's
+    :meth:`count_drawn` on a drawn batch, compiled once per link (its
+    :class:`rxsim.counts.CountStages` tail once per tail owner)."""
+    xla = bool(xla)
+    stages = link.count_stages() if hasattr(link, "count_stages") else None
+    link_ref = weakref.ref(link)
+
+    def build():
+        def run_receiver(no, drawn):
+            return link_ref().count_drawn(drawn, no)
+        return tf.function(run_receiver, jit_compile=xla)
+
+    receiver = compiled_for(link, ("rxsim.montecarlo", "receive", xla),
+                            build)
+    tail = _compiled_tail(stages, xla)
+    if tail is None:
+        return lambda no, drawn: _as_ints(receiver(no, drawn))
+
+    def staged(no, drawn):
+        counts, carry = receiver(no, drawn)
+        return {**_as_ints(counts), **_as_ints(tail(*carry))}
+    return staged
 
 
 def _as_ints(counts):
@@ -331,8 +382,10 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     counts of one batch, compiled once per link (``tf.function``, XLA if
     ``xla``); SNR and seed enter as tensors so a sweep over SNRs does not
     retrace, and only a few scalars per batch leave the compiled function.
-    A link with ``count_stages()`` is compiled in two parts (a coded link's
-    decoder once per code).
+    A link with ``draw`` / ``count_drawn`` is run as
+    :func:`simulate_points` runs it (the same numbers alone as among
+    other links); one with ``count_stages()`` is compiled in two parts (a
+    coded link's decoder once per code).
 
     Which fields are filled follows from the counts: ``bit_errors / bits /
     ber`` when the link counts bits (information bits after decoding for a
@@ -345,7 +398,8 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     link : rxsim.Link, rxsim.coded.CodedLink or any object with ``count``
         ``link.count(batch_size, no, seed) -> dict`` (see
         :mod:`rxsim.counts`), optionally ``stop_on`` (default
-        ``"errors"``), ``count_stages`` and ``rdtype`` (dtype of ``no``).
+        ``"errors"``), ``draw`` / ``count_drawn``, ``count_stages`` and
+        ``rdtype`` (dtype of ``no``).
     no : float or [batch_size] array
         Noise variance (see the link's channel).
     batch_size : int
@@ -383,55 +437,174 @@ def simulate_point(link, no, *, batch_size, target_errors, max_symbols,
     >>> round(r.ser, 1)      # Q(1) = 0.159 for BPSK at no = 1
     0.2
     """
+    if not callable(getattr(link, "count", None)):
+        raise TypeError("`link` must be an rxsim.Link or another link with "
+                        "a `count(batch_size, no, seed)` method (see "
+                        f"rxsim.counts), got {type(link).__name__}.")
+    (result,) = simulate_points(
+        [link], no, batch_size=batch_size, target_errors=target_errors,
+        max_symbols=max_symbols, seed=seed, xla=xla, confidence=confidence,
+        progress=None if progress is None else [progress])
+    return result
+
+
+def simulate_points(links, no, *, batch_size, target_errors, max_symbols,
+                    seed, xla=True, confidence=0.95, progress=None,
+                    on_result=None):
+    """Simulate several links of one point on the same batches, each until
+    its own stopping rule (that of :func:`simulate_point`).
+
+    Common random numbers: every link gets batch ``b`` from the same seed
+    (``seed`` folded with ``b``), so links that draw the same batches (the
+    same transmitter, channel and frame length: equal ``draw_key()``) see
+    the same frames and noise. Their batch is drawn once (``link.draw``,
+    compiled once per group) and handed to each receiver
+    (``link.count_drawn``, compiled once per link); a link that stops
+    earlier saw a prefix of the same batches. A link's result does not
+    depend on which other links run beside it: the draw is the same
+    function of the seed for each of them, and so is its own receiver.
+    Links without ``draw`` (or whose ``draw_key()`` is ``None``) draw
+    their own batches with ``link.count``.
+
+    Parameters
+    ----------
+    links : sequence of links (see :func:`simulate_point`)
+    no, batch_size, target_errors, max_symbols, seed, xla, confidence :
+        As in :func:`simulate_point`, for every link.
+    progress : None or sequence of (None or callable)
+        One ``progress(errors, symbols)`` per link.
+    on_result : None or callable ``on_result(index, result)``
+        Called as each link finishes (in the order they stop), e.g. to
+        commit it before the others are done.
+
+    Output
+    ------
+    : list of :class:`PointResult`, one per link, in the order of
+      ``links``. A link's ``wall_time`` is the time of its own receiver
+      plus that of the draws it used.
+
+    Example
+    -------
+    >>> from channels import ISIChannel
+    >>> from detectors import BCJRDetector, ViterbiDetector
+    >>> from rxsim import Link, Transmitter, simulate_point
+    >>> from rxsim.montecarlo import simulate_points
+    >>> taps = [1.0, 0.5]
+    >>> links = [Link(Transmitter("bpsk"), ISIChannel(taps), det(taps),
+    ...               num_symbols=100)
+    ...          for det in (BCJRDetector, ViterbiDetector)]
+    >>> both = simulate_points(links, 0.5, batch_size=20, target_errors=50,
+    ...                        max_symbols=10**5, seed=3, xla=False)
+    >>> alone = simulate_point(links[1], 0.5, batch_size=20,
+    ...                        target_errors=50, max_symbols=10**5, seed=3,
+    ...                        xla=False)
+    >>> both[1].frame_counts == alone.frame_counts   # the same frames
+    True
+    """
+    links = list(links)
+    if not links:
+        raise ValueError("`links` is empty.")
     batch_size = check_int(batch_size, "batch_size")
     target_errors = check_int(target_errors, "target_errors")
     max_symbols = check_int(max_symbols, "max_symbols")
     seed = check_seed(seed)
     # Validate confidence now, not after a long simulation.
     wilson_interval(0, 1, confidence)
-    if progress is not None and not callable(progress):
+    progress = list(progress) if progress is not None else [None] * len(links)
+    if len(progress) != len(links):
+        raise ValueError(f"`progress` has {len(progress)} entries for "
+                         f"{len(links)} links.")
+    if any(p is not None and not callable(p) for p in progress):
         raise TypeError("`progress` must be callable or None.")
-    if not callable(getattr(link, "count", None)):
-        raise TypeError("`link` must be an rxsim.Link or another link with "
-                        "a `count(batch_size, no, seed)` method (see "
-                        f"rxsim.counts), got {type(link).__name__}.")
-    stop_on = getattr(link, "stop_on", "errors")
-    if stop_on not in COUNTERS:
-        raise ValueError(f"`link.stop_on` must be one of {COUNTERS}, got "
-                         f"{stop_on!r}.")
-    no_t = _noise_tensor(no, link)
-    if no_t.shape.rank == 1 and no_t.shape[0] not in (1, batch_size):
-        raise ValueError(f"`no` has {no_t.shape[0]} entries but "
-                         f"batch_size is {batch_size}.")
-
-    count = _compiled_counter(link, xla)
+    tallies, keys, no_ts = [], [], []
+    for link in links:
+        if not callable(getattr(link, "count", None)):
+            raise TypeError("every link must be an rxsim.Link or another "
+                            "link with a `count(batch_size, no, seed)` "
+                            "method (see rxsim.counts), got "
+                            f"{type(link).__name__}.")
+        stop_on = getattr(link, "stop_on", "errors")
+        if stop_on not in COUNTERS:
+            raise ValueError(f"`link.stop_on` must be one of {COUNTERS}, got "
+                             f"{stop_on!r}.")
+        no_t = _noise_tensor(no, link)
+        if no_t.shape.rank == 1 and no_t.shape[0] not in (1, batch_size):
+            raise ValueError(f"`no` has {no_t.shape[0]} entries but "
+                             f"batch_size is {batch_size}.")
+        no_ts.append(no_t)
+        tallies.append(_Tally(stop_on, target_errors, max_symbols))
+        has_draw = all(callable(getattr(link, m, None))
+                       for m in ("draw", "count_drawn", "draw_key"))
+        keys.append(link.draw_key() if has_draw else None)
     base = seed_words(seed)
+    # Links that draw alike share one compiled draw per batch; the others
+    # (key None) draw their own (``count``).
+    alike, own = {}, []
+    for i, key in enumerate(keys):
+        if key is None:
+            own.append(i)
+        else:
+            alike.setdefault((key, no_ts[i].dtype), []).append(i)
+    draws = [(_compiled_draw(links[members[0]], xla), members)
+             for members in alike.values()]
+    steps = [_compiled_counter(link, xla) if i in own else
+             _compiled_receiver(link, xla) for i, link in enumerate(links)]
 
-    def step(batch):
-        return count(batch_size, no_t, base, tf.constant(batch, tf.int64))
+    results = [None] * len(links)
 
-    n, frame_counts, batches, stop_reason, wall_time = _run_batches(
-        step, stop_on, target_errors, max_symbols, progress)
-    return PointResult.from_counts(
-        n, confidence=confidence, batches=batches, wall_time=wall_time,
-        seed=seed, stop_reason=stop_reason,
-        frame_counts=frame_counts or None)
+    def finish(i):
+        t = tallies[i]
+        results[i] = PointResult.from_counts(
+            t.totals, confidence=confidence, batches=t.batches,
+            wall_time=t.seconds, seed=seed, stop_reason=t.stop_reason,
+            frame_counts=t.frame_counts() or None)
+        if on_result is not None:
+            on_result(i, results[i])
+
+    def record(i, counts, seconds):
+        tallies[i].add(counts, seconds)
+        if progress[i] is not None:
+            progress[i](tallies[i].totals[tallies[i].stop_key],
+                        tallies[i].totals["symbols"])
+        if tallies[i].stop_reason is not None:
+            finish(i)
+
+    batch = 0
+    while any(r is None for r in results):
+        batch_t = tf.constant(batch, tf.int64)
+        for draw, members in draws:
+            active = [i for i in members if results[i] is None]
+            if not active:
+                continue
+            start = time.perf_counter()
+            drawn = draw(batch_size, no_ts[active[0]], base, batch_t)
+            shared = time.perf_counter() - start
+            for i in active:
+                start = time.perf_counter()
+                counts = steps[i](no_ts[i], drawn)
+                record(i, counts, shared + time.perf_counter() - start)
+        for i in own:
+            if results[i] is None:
+                start = time.perf_counter()
+                counts = steps[i](batch_size, no_ts[i], base, batch_t)
+                record(i, counts, time.perf_counter() - start)
+        batch += 1
+    return results
 
 
-def _run_batches(step, stop_key, target_errors, max_symbols, progress):
-    """The stopping rule: run ``step(batch) -> {counter: int}`` for
-    batches 0, 1, ... until the summed ``stop_key`` counter reaches
-    ``target_errors``, else until ``max_symbols`` symbols.
+class _Tally:
+    """The stopping rule of one link: adds the counts of its batches up
+    and says when the summed ``stop_key`` counter reaches
+    ``target_errors``, else when there are ``max_symbols`` symbols."""
 
-    Output
-    ------
-    : (dict of summed counts, batches, stop reason, wall time in s)
-    """
-    start = time.perf_counter()
-    totals, batches, frames = {}, 0, {}
-    while True:
-        counts = step(batches)
-        missing = [c for c in REQUIRED + (stop_key,) if c not in counts]
+    def __init__(self, stop_key, target_errors, max_symbols):
+        self.stop_key = stop_key
+        self.target_errors, self.max_symbols = target_errors, max_symbols
+        self.totals, self.frames = {}, {}
+        self.batches, self.seconds, self.stop_reason = 0, 0.0, None
+
+    def add(self, counts, seconds):
+        missing = [c for c in REQUIRED + (self.stop_key,) if c not in counts]
         unknown = [c for c in counts
                    if c not in COUNTERS and c not in PER_FRAME]
         if missing or unknown:
@@ -440,28 +613,28 @@ def _run_batches(step, stop_key, target_errors, max_symbols, progress):
                 f"{unknown}; see rxsim.counts.COUNTERS and PER_FRAME.")
         for name, value in counts.items():
             if name in PER_FRAME:
-                frames.setdefault(PER_FRAME[name], []).append(value)
+                self.frames.setdefault(PER_FRAME[name], []).append(value)
             else:
-                totals[name] = totals.get(name, 0) + value
-        batches += 1
-        if progress is not None:
-            progress(totals[stop_key], totals["symbols"])
-        if totals[stop_key] >= target_errors:
-            stop_reason = "target_errors"
-            break
-        if totals["symbols"] >= max_symbols:
-            stop_reason = "max_symbols"
-            break
-    frame_counts = {name: tuple(int(v) for v in np.concatenate(parts))
-                    for name, parts in frames.items()}
-    for name, per_frame in frame_counts.items():
-        if len(per_frame) != totals["frames"] or \
-                sum(per_frame) != totals[name]:
-            raise ValueError(f"the link's per-frame {name} do not add up to "
-                             f"its {name} counter over {totals['frames']} "
-                             "frames; see rxsim.counts.PER_FRAME.")
-    return totals, frame_counts, batches, stop_reason, \
-        time.perf_counter() - start
+                self.totals[name] = self.totals.get(name, 0) + value
+        self.batches += 1
+        self.seconds += seconds
+        if self.totals[self.stop_key] >= self.target_errors:
+            self.stop_reason = "target_errors"
+        elif self.totals["symbols"] >= self.max_symbols:
+            self.stop_reason = "max_symbols"
+
+    def frame_counts(self):
+        """``{counter: per-frame tuple}``, checked against the totals."""
+        out = {name: tuple(int(v) for v in np.concatenate(parts))
+               for name, parts in self.frames.items()}
+        for name, per_frame in out.items():
+            if len(per_frame) != self.totals["frames"] or \
+                    sum(per_frame) != self.totals[name]:
+                raise ValueError(
+                    f"the link's per-frame {name} do not add up to its "
+                    f"{name} counter over {self.totals['frames']} frames; "
+                    "see rxsim.counts.PER_FRAME.")
+        return out
 
 
 def _ser_fields(errors, sum_sq, frames, num_symbols, confidence):

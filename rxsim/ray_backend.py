@@ -1,11 +1,13 @@
 """Ray backend for sweeps: unfinished points run as Ray tasks.
 
-Each pending point of a sweep becomes one Ray task. The task runs in a Ray
-worker process, builds the point's link (a learned detector is trained
-there, on that point's pilots) and calls
-:func:`rxsim.sweep.simulate_sweep_point`, the same function the local
-runner calls, so the numbers are identical to a local run for the same
-seeds (and the same ``xla`` setting, TensorFlow version and device type).
+The pending points of each (channel, SNR) of a sweep
+(:func:`rxsim.sweep.point_groups`) become one Ray task. The task runs in a
+Ray worker process, builds the points' links (a learned detector is
+trained there, on that point's pilots) and calls
+:func:`rxsim.sweep.simulate_sweep_points`, the same function the local
+runner calls (each batch drawn once for the group), so the numbers are
+identical to a local run for the same seeds (and the same ``xla``
+setting, TensorFlow version and device type).
 
 Trained learned detectors are cached where the local backend caches them
 (``<db>.checkpoints/``, see :func:`rxsim.sweep.checkpoint_dir`): the
@@ -17,9 +19,9 @@ then rename), so concurrent workers never read a half-written model, and
 a damaged one is trained again and reported by the driver
 (:class:`rxsim.sweep.CheckpointWarning`).
 
-Only the driver touches the results store: it commits each point's row as
-its task completes, one transaction per point, so a killed driver loses at
-most the points in flight. Ray re-runs a task whose worker process died
+Only the driver touches the results store: it commits the rows of a group
+as its task completes, one transaction per point, so a killed driver loses
+at most the groups in flight. Ray re-runs a task whose worker process died
 (``max_retries``); a point can therefore be simulated twice, but its row
 is written once (``INSERT OR IGNORE`` on the point's key), and a retried
 task gives the same numbers anyway.
@@ -37,7 +39,7 @@ from collections import OrderedDict
 
 from .store import ResultsStore
 from .sweep import (CheckpointWarning, checkpoint_dir, pending_points,
-                    record_point, simulate_sweep_point)
+                    point_groups, record_point, simulate_sweep_points)
 
 __all__ = ["RayNotInstalledError", "import_ray", "run_sweep_ray",
            "MAX_RETRIES"]
@@ -46,7 +48,8 @@ __all__ = ["RayNotInstalledError", "import_ray", "run_sweep_ray",
 MAX_RETRIES = 3
 # Links of model-based curves kept per worker process (compiled XLA
 # functions are reused across the SNR points of a curve).
-_LINK_CACHE_SIZE = 8
+# a (channel, SNR) group's links, and a few channels' more
+_LINK_CACHE_SIZE = 64
 _worker_links = OrderedDict()
 
 
@@ -67,7 +70,7 @@ def import_ray():
 
 
 class _WorkerLinks:
-    """This worker's link cache, as :func:`simulate_sweep_point` sees it.
+    """This worker's link cache, as :func:`simulate_sweep_points` sees it.
 
     Keys get the point's config hash added (a worker may serve several
     sweeps one after the other); the least recently used links are dropped
@@ -92,19 +95,19 @@ class _WorkerLinks:
             _worker_links.popitem(last=False)
 
 
-def _simulate_task(cfg, point, checkpoints):
-    """Body of one Ray task: simulate ``point`` in the worker process,
-    caching trained models in ``checkpoints`` (the local backend's
-    directory, an absolute path) like the local runner.
+def _simulate_task(cfg, points, checkpoints):
+    """Body of one Ray task: simulate the ``points`` of one group in the
+    worker process, caching trained models in ``checkpoints`` (the local
+    backend's directory, an absolute path) like the local runner.
 
-    Output: ``(result, notes)``, ``notes`` the messages of the
+    Output: ``(results, notes)``, ``notes`` the messages of the
     :class:`rxsim.sweep.CheckpointWarning` s raised, which the driver
     repeats (a worker's own warnings never reach the terminal)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CheckpointWarning)
-        result = simulate_sweep_point(cfg, point,
-                                      _WorkerLinks(point.key.config_hash),
-                                      checkpoints=checkpoints)
+        results = simulate_sweep_points(
+            cfg, points, _WorkerLinks(points[0].key.config_hash),
+            checkpoints=checkpoints)
     notes = []
     for w in caught:
         if issubclass(w.category, CheckpointWarning):
@@ -112,7 +115,7 @@ def _simulate_task(cfg, point, checkpoints):
         else:
             warnings.warn_explicit(w.message, w.category, w.filename,
                                    w.lineno)
-    return result, notes
+    return results, notes
 
 
 def run_sweep_ray(cfg, db_path, on_point=None, address=None, num_cpus=None,
@@ -184,22 +187,23 @@ def run_sweep_ray(cfg, db_path, on_point=None, address=None, num_cpus=None,
                 _simulate_task)
             cfg_ref = ray.put(cfg)
             checkpoints = str(checkpoint_dir(db_path).resolve())
-            refs = {task.remote(cfg_ref, point, checkpoints): point
-                    for point in pending}
+            refs = {task.remote(cfg_ref, group, checkpoints): group
+                    for group in point_groups(pending)}
             done = 0
             try:
                 while refs:
                     ready, _ = ray.wait(list(refs), num_returns=1)
                     for ref in ready:
-                        point = refs.pop(ref)
-                        result, notes = ray.get(ref)
+                        group = refs.pop(ref)
+                        results, notes = ray.get(ref)
                         for note in notes:
                             warnings.warn(note, CheckpointWarning,
                                           stacklevel=2)
-                        record_point(store, point, result)
-                        done += 1
-                        if on_point:
-                            on_point(point, result)
+                        for point, result in zip(group, results):
+                            record_point(store, point, result)
+                            done += 1
+                            if on_point:
+                                on_point(point, result)
             except BaseException:
                 for ref in refs:        # stop the rest; finished rows stay
                     ray.cancel(ref, force=True)

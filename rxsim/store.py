@@ -3,7 +3,7 @@
 A point is identified by a :class:`PointKey` ``(experiment, detector,
 channel, csi, snr_db, config_hash)``, unique in the table. Each
 :meth:`ResultsStore.add_point` is one committed transaction, so a killed
-run loses at most the point in flight, and a rerun skips every point for
+run loses at most the points in flight, and a rerun skips every point for
 which :meth:`ResultsStore.has_point` is true (resume).
 
 Decisions

@@ -1,17 +1,23 @@
 """Run a sweep config point by point into a results store (resumable).
 
-The loop is: for each channel, for each detector, build one link (learned
-detectors: one per point, trained on that point's pilots); for each SNR,
-skip the point if the store already has it, else simulate it and commit
-its row. A killed run therefore loses at most the point in flight,
-and a rerun continues where it stopped with the same numbers.
+The loop is: for each channel, for each SNR, the detectors of that
+(channel, SNR) whose points the store does not have yet run together
+(:func:`point_groups`): each gets its link (model-based detectors: one per
+curve, built once; learned detectors: one per point, trained on that
+point's pilots), every batch is drawn once for all of them
+(:func:`rxsim.montecarlo.simulate_points`), and each point's row is
+committed as soon as that detector stops. A killed run therefore loses at
+most the points in flight, and a rerun continues where it stopped with the
+same numbers.
 
 Common random numbers: a point's seed (:func:`data_seed`) depends on the
 sweep seed, the link and channel settings (:meth:`rxsim.config.SweepConfig.
 data_hash`) and the SNR, never on the detector, so every detector of a
 point sees the same frames, channel realisations and noise, batch by batch
-(a detector that stops earlier saw a prefix of them), and the numbers of
-one detector do not depend on which others a config lists. Pilots depend
+(a detector that stops earlier saw a prefix of them; the batch is drawn
+once for all of them), and the numbers of one detector do not depend on
+which others a config lists or which of them a resumed run still has to
+simulate. Pilots depend
 on the same settings, the SNR, the pilots' CSI case and the training
 replicate (``train_seed``), so learned detectors of a point train on the
 same pilots, and the ``estimated:from=training`` baseline estimates its
@@ -19,9 +25,10 @@ channel from them too. What stays a detector's own is what the detector
 draws: its initial weights and minibatches (the fit seed mixes in its
 label).
 
-:func:`simulate_sweep_point` (point -> result), :func:`pending_points`
-and :func:`record_point` are shared with the Ray backend
-(:mod:`rxsim.ray_backend`), which runs the same points as Ray tasks.
+:func:`simulate_sweep_points` (points of one group -> results),
+:func:`point_groups`, :func:`pending_points` and :func:`record_point` are
+shared with the Ray backend (:mod:`rxsim.ray_backend`), which runs the
+same groups as Ray tasks.
 """
 
 import warnings
@@ -36,14 +43,15 @@ from . import __version__
 from .coded import CodedLink
 from .config import snr_to_no
 from .link import Link
-from .montecarlo import point_seed, simulate_point
+from .montecarlo import point_seed, simulate_points
 from .registry import DETECTORS, check_detector_options, training_options
 from .store import PointKey, ResultsStore
 from .pilots import pilot_data
 from .transmitter import Transmitter
 
-__all__ = ["SweepPoint", "sweep_points", "data_seed", "pilot_seed",
-           "fit_seed", "build_link", "simulate_sweep_point",
+__all__ = ["SweepPoint", "sweep_points", "point_groups", "data_seed",
+           "pilot_seed", "fit_seed", "build_link", "simulate_sweep_point",
+           "simulate_sweep_points",
            "checkpoint_dir", "CheckpointWarning",
            "pending_points", "record_point", "run_sweep", "run_study"]
 
@@ -70,18 +78,43 @@ def data_seed(cfg, channel, snr_db):
 
 
 def sweep_points(cfg):
-    """All points of ``cfg`` in run order (channel, detector, SNR)."""
+    """All points of ``cfg`` in run order (channel, SNR, detector)."""
     points = []
     for channel in cfg.channels:
-        for det in cfg.detectors:
-            chash = cfg.point_hash(channel, det)
-            for snr in cfg.snr_db:
+        for snr in cfg.snr_db:
+            seed = data_seed(cfg, channel, snr)
+            for det in cfg.detectors:
                 key = PointKey(experiment=cfg.name, detector=det.label,
                                channel=channel.label, csi=det.csi,
-                               snr_db=float(snr), config_hash=chash)
-                points.append(SweepPoint(key, channel, det,
-                                         data_seed(cfg, channel, snr)))
+                               snr_db=float(snr),
+                               config_hash=cfg.point_hash(channel, det))
+                points.append(SweepPoint(key, channel, det, seed))
     return points
+
+
+def point_groups(points):
+    """``points`` split into the groups that run together: the points of
+    one (channel, SNR), which share their data seed, in order of first
+    appearance.
+
+    Example
+    -------
+    >>> from rxsim.config import parse_config
+    >>> cfg = parse_config({"channel": {"gamma": [0.2, 1.0]},
+    ...                     "sweep": {"snr_db": [0, 4]},
+    ...                     "detector": [{"name": "bcjr"},
+    ...                                  {"name": "viterbi"}]})
+    >>> groups = point_groups(sweep_points(cfg))
+    >>> [(g[0].key.channel, g[0].key.snr_db, len(g)) for g in groups]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('isi:L=4,gamma=0.2', 0.0, 2), ('isi:L=4,gamma=0.2', 4.0, 2),
+     ('isi:L=4,gamma=1.0', 0.0, 2), ('isi:L=4,gamma=1.0', 4.0, 2)]
+    """
+    groups = {}
+    for point in points:
+        groups.setdefault((point.key.channel, point.key.snr_db, point.seed),
+                          []).append(point)
+    return list(groups.values())
 
 
 def pilot_seed(cfg, channel, csi, train_seed=0):
@@ -231,13 +264,15 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
 
     taps = channel.tap_array()
     csi = parse_csi(det.csi)
-    noise_variance = None
-    believed = taps
+    noise_variance = believed = None
     if csi.from_training:
         if snr_db is None:
             raise ValueError(f"detector {det.label!r}: CSI "
                              f"{det.csi!r} is estimated per point; build "
                              "its link with snr_db.")
+        # The detector keeps the true taps; the link hands it the
+        # estimates at every call, so the links of a curve differ only in
+        # variables (Link.adopt_receiver).
         believed, noise_variance = _estimated_from_training(
             cfg, channel, csi, snr_db, det.options.get("train_seed", 0))
         csi = None
@@ -248,8 +283,7 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
     problems = check_detector_options(det.name, det.options)
     if problems:
         raise ValueError(f"detector {det.name!r}: " + "; ".join(problems))
-    detector = DETECTORS[det.name].build(believed, cfg.constellation,
-                                         options)
+    detector = DETECTORS[det.name].build(taps, cfg.constellation, options)
     if DETECTORS[det.name].learned:
         def fit():
             y, s = _point_pilots(
@@ -268,11 +302,12 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
                          detector, k=code.k, n=code.n, output=det.output,
                          num_iter=code.num_iter, hard_llr=code.hard_llr,
                          interleave=code.interleave, csi=csi,
-                         noise_variance=noise_variance)
+                         noise_variance=noise_variance,
+                         believed_taps=believed)
     return Link(Transmitter(cfg.constellation),
                 channel_cls(taps, constellation=cfg.constellation),
                 detector, num_symbols=cfg.frame_length, csi=csi,
-                noise_variance=noise_variance)
+                noise_variance=noise_variance, believed_taps=believed)
 
 
 def _per_point(det):
@@ -285,56 +320,93 @@ def _per_point(det):
     return parse_csi(det.csi).from_training
 
 
-def simulate_sweep_point(cfg, point, links=None, progress=None,
-                         checkpoints=None):
-    """Simulate one point of ``cfg`` (no store involved).
+def simulate_sweep_points(cfg, points, links=None, progress=None,
+                          checkpoints=None, on_result=None):
+    """Simulate the points of one (channel, SNR) of ``cfg`` together (no
+    store involved): every batch is drawn once for all of them
+    (:func:`rxsim.montecarlo.simulate_points`), and each stops on its own.
 
-    The one place that turns a :class:`SweepPoint` into a
-    :class:`rxsim.montecarlo.PointResult`; the local runner and the Ray
+    The one place that turns :class:`SweepPoint` s into
+    :class:`rxsim.montecarlo.PointResult` s; the local runner and the Ray
     tasks (:mod:`rxsim.ray_backend`) both call it, so both give the same
-    numbers for the same seeds.
+    numbers for the same seeds, and a point's numbers do not depend on
+    which other points of its group run beside it.
 
     Parameters
     ----------
     cfg : rxsim.config.SweepConfig
-    point : SweepPoint
+    points : list of SweepPoint
+        Points of one group (:func:`point_groups`): the same channel,
+        SNR and data seed.
     links : None or dict
-        Cache of built links of whole curves (model-based, and learned
-        with ``train_per = "channel"``), keyed by ``(channel, detector
-        label)``; a link that belongs to one point (a learned detector
-        trained per point, a receiver estimating from its pilots) is
-        never cached.
-    progress : None or callable ``progress(errors, symbols)`` per batch.
+        Cache of the links of curves, keyed by ``(channel, detector
+        label)``: built once for a whole curve (model-based, and learned
+        with ``train_per = "channel"``), or, for a receiver trained or
+        estimated per point, the curve's link that adopts each point's
+        receiver (:meth:`rxsim.Link.adopt_receiver`), compiled once.
+    progress : None or list of (None or callable)
+        Per point, ``progress(errors, symbols)`` after each batch.
     checkpoints : None or Path
         Directory caching trained learned detectors, named by the curve's
         config hash and the model's :func:`fit_seed`.
+    on_result : None or callable ``on_result(point, result)``
+        Called as each point finishes (e.g. to commit it at once).
 
     Output
     ------
-    : rxsim.montecarlo.PointResult
+    : list of rxsim.montecarlo.PointResult, in the order of ``points``
     """
-    det, channel = point.detector, point.channel
-    learned = DETECTORS[det.name].learned
-    if _per_point(det):
-        snr = point.key.snr_db
-        link = None
-    else:
-        snr = None
-        curve = (channel, det.label)
-        link = links.get(curve) if links is not None else None
-    if link is None:
-        checkpoint = None
-        if learned and checkpoints is not None:
-            checkpoint = Path(checkpoints) / (
-                f"{point.key.config_hash}-{fit_seed(cfg, channel, det, snr)}")
-        link = build_link(cfg, channel, det, snr, checkpoint)
-        if snr is None and links is not None:
-            links[curve] = link
-    return simulate_point(
-        link, point.no, batch_size=cfg.batch_size,
+    points = list(points)
+    if len({(p.key.channel, p.key.snr_db, p.seed) for p in points}) != 1:
+        raise ValueError("simulate_sweep_points runs the points of one "
+                         "(channel, SNR) group; see point_groups.")
+    point_links = [_point_link(cfg, p, links, checkpoints) for p in points]
+    first = points[0]
+    return simulate_points(
+        point_links, first.no, batch_size=cfg.batch_size,
         target_errors=cfg.target_errors, max_symbols=cfg.max_symbols,
-        seed=point.seed, xla=cfg.xla, confidence=cfg.confidence,
-        progress=progress)
+        seed=first.seed, xla=cfg.xla, confidence=cfg.confidence,
+        progress=progress,
+        on_result=None if on_result is None else
+        (lambda i, result: on_result(points[i], result)))
+
+
+def simulate_sweep_point(cfg, point, links=None, progress=None,
+                         checkpoints=None):
+    """:func:`simulate_sweep_points` of one point (``progress``: one
+    callable or None)."""
+    (result,) = simulate_sweep_points(
+        cfg, [point], links, None if progress is None else [progress],
+        checkpoints)
+    return result
+
+
+def _point_link(cfg, point, links, checkpoints):
+    """The link of ``point``: a curve's cached link, or one built (and
+    trained, or loaded from ``checkpoints``) for this point.
+
+    A link that belongs to one point (trained or estimated there) is
+    built anew, and the curve's cached link adopts its receiver
+    (:meth:`rxsim.Link.adopt_receiver`: weights, believed taps and noise
+    variance are variables), so a curve's link is compiled once, not
+    once per point."""
+    det, channel = point.detector, point.channel
+    curve = (channel, det.label)
+    cached = links.get(curve) if links is not None else None
+    per_point = _per_point(det)
+    if cached is not None and not per_point:
+        return cached
+    snr = point.key.snr_db if per_point else None
+    checkpoint = None
+    if DETECTORS[det.name].learned and checkpoints is not None:
+        checkpoint = Path(checkpoints) / (
+            f"{point.key.config_hash}-{fit_seed(cfg, channel, det, snr)}")
+    link = build_link(cfg, channel, det, snr, checkpoint)
+    if cached is not None:
+        return cached.adopt_receiver(link)
+    if links is not None:
+        links[curve] = link
+    return link
 
 
 def pending_points(cfg, store, on_point=None):
@@ -371,8 +443,10 @@ def record_point(store, point, result):
 def run_sweep(cfg, db_path, progress=None, on_point=None):
     """Simulate every unfinished point of ``cfg`` into ``db_path``.
 
-    Points run one after another in this process; see
-    :func:`rxsim.ray_backend.run_sweep_ray` for the Ray backend.
+    The points of one (channel, SNR) run together (:func:`point_groups`),
+    groups one after another in this process; each point is committed as
+    it finishes. See :func:`rxsim.ray_backend.run_sweep_ray` for the Ray
+    backend.
 
     Parameters
     ----------
@@ -392,20 +466,29 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
     links = {}
     with ResultsStore(db_path) as store:
         pending, skipped = pending_points(cfg, store, on_point)
-        for point in pending:
-            if store.has_point(point.key):   # another run finished it
-                skipped += 1
-                if on_point:
-                    on_point(point, None)
+        for group in point_groups(pending):
+            todo = []
+            for point in group:
+                if store.has_point(point.key):   # another run finished it
+                    skipped += 1
+                    if on_point:
+                        on_point(point, None)
+                else:
+                    todo.append(point)
+            if not todo:
                 continue
-            result = simulate_sweep_point(
-                cfg, point, links,
-                progress=progress(point) if progress else None,
-                checkpoints=checkpoint_dir(db_path))
-            record_point(store, point, result)
-            done += 1
-            if on_point:
-                on_point(point, result)
+
+            def commit(point, result):
+                nonlocal done
+                record_point(store, point, result)
+                done += 1
+                if on_point:
+                    on_point(point, result)
+
+            simulate_sweep_points(
+                cfg, todo, links,
+                progress=[progress(p) for p in todo] if progress else None,
+                checkpoints=checkpoint_dir(db_path), on_result=commit)
     return done, skipped
 
 

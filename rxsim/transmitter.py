@@ -1,5 +1,6 @@
 """Transmitter: uniform random symbol indices mapped to constellation points."""
 
+import numpy as np
 import tensorflow as tf
 from sionna.phy import Block, config
 
@@ -54,6 +55,14 @@ class Transmitter(Block):
     def constellation(self):
         """sionna.phy.mapping.Constellation"""
         return self._constellation
+
+    def draw_key(self):
+        """What the frames drawn from a seed depend on: the precision and
+        the constellation's points (see :meth:`channels.base.TapChannel.
+        draw_key`)."""
+        points = np.asarray(self._points)
+        return ("Transmitter", self.rdtype.name, points.dtype.str,
+                points.tobytes())
 
     @property
     def bits_per_symbol(self):

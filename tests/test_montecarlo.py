@@ -245,12 +245,13 @@ def test_without_bit_labels_bit_fields_are_none():
     assert r.errors == 1 and r.symbols == 8
 
 
-def _cached_count_fn(link, xla):
-    """The engine's compiled count function of ``link`` (fails if the
-    engine did not put one in the compile cache)."""
+def _cached_count_fn(link, xla, part="count"):
+    """The engine's compiled ``part`` of ``link`` (``"count"`` for links
+    with only ``count``; ``"draw"`` and ``"receive"`` for links that
+    draw): fails if the engine did not put one in the compile cache."""
     return compiled.compiled_for(
-        link, ("rxsim.montecarlo", "count", xla),
-        lambda: pytest.fail("the engine did not cache a compiled count"))
+        link, ("rxsim.montecarlo", part, xla),
+        lambda: pytest.fail(f"the engine did not cache a compiled {part}"))
 
 
 class _ZeroLink:
@@ -301,13 +302,14 @@ def test_compiled_once_per_link_across_snrs(bpsk_link):
     for no in (0.3, 0.7, 1.1):
         simulate_point(bpsk_link, no, batch_size=BS, target_errors=1,
                        max_symbols=1, seed=1)
-    fn = _cached_count_fn(bpsk_link, True)
+    fns = [_cached_count_fn(bpsk_link, True, part)
+           for part in ("draw", "receive")]
     # a new batch size would add a trace; new SNRs and seeds must not
-    before = fn.experimental_get_tracing_count()
+    before = [fn.experimental_get_tracing_count() for fn in fns]
     for no in (0.2, 0.9):
         simulate_point(bpsk_link, no, batch_size=BS, target_errors=1,
                        max_symbols=1, seed=2)
-    assert fn.experimental_get_tracing_count() == before
+    assert [fn.experimental_get_tracing_count() for fn in fns] == before
 
 
 def test_result_fields_and_to_dict(bpsk_link):

@@ -4,6 +4,7 @@ resume with checkpointed online models, recovery from a corrupt
 checkpoint) and its command line ``scripts/time_varying.py``."""
 
 import importlib.util
+import json
 import math
 import pathlib
 import shutil
@@ -249,6 +250,34 @@ def test_straight_run_rows(runs):
         assert r["ser_lo"] <= r["ser"] <= r["ser_hi"]
     for suffix in (".json", ".md", ".png", ".pdf"):
         assert (tmp / f"straight{suffix}").stat().st_size > 0
+
+
+def test_paired_summary_against_the_reference(runs):
+    """The script's paired table: each detector against BCJR with the true
+    taps on the same frames. Blocks are equally long, so the block-averaged
+    SERs are pooled counts and the ratio is a ratio of error totals; the
+    verdict is the difference interval's."""
+    tmp, table, _ = runs
+    paired = json.loads((tmp / "straight.json").read_text())["paired"]
+    rows = _rows(tmp, "straight")
+    errors = {}
+    for r in rows:
+        key = (r["detector"], r["csi"])
+        errors[key] = errors.get(key, 0) + r["errors"]
+    ref = errors[tv.REFERENCE]
+    assert [(p["detector"], p["csi"]) for p in paired] == \
+        [lc for lc, _ in tv.DETECTORS if lc != tv.REFERENCE]
+    for p in paired:
+        mine = errors[p["detector"], p["csi"]]
+        assert p["blocks"] == 6
+        assert p["ser"] == pytest.approx(mine / 3000)
+        assert p["ser_reference"] == pytest.approx(ref / 3000)
+        assert p["ratio"] == pytest.approx(mine / ref)
+        lo, hi = p["difference_ci"]
+        assert lo <= p["difference"] <= hi
+        assert p["verdict"] == ("A better" if hi < 0 else "B better"
+                                if lo > 0 else "not resolved")
+    assert "Paired over the same frames" in (tmp / "straight.md").read_text()
 
 
 def test_rows_are_the_decisions_of_the_block(runs):

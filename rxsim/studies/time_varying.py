@@ -58,6 +58,7 @@ paper's code-gated retraining avoids.
 
 import dataclasses
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -75,14 +76,15 @@ from ..aggregate import average_rows
 from ..config import config_hash, snr_to_no
 from ..counts import symbol_counts
 from ..montecarlo import PointResult, point_seed
+from ..paired import averaged_comparison
 from ..pilots import pilot_data
 from ..store import PointKey, ResultsStore
 from ..sweep import checkpoint_dir as sweep_checkpoint_dir, load_checkpoint
 
 __all__ = ["TimeVaryingSpec", "DETECTORS", "EXPERIMENT", "block_seed",
            "block_data", "block_of", "block_result", "checkpoint_dir",
-           "run", "load_rows", "summary", "markdown_table", "plot",
-           "report"]
+           "run", "load_rows", "summary", "markdown_table", "REFERENCE",
+           "paired_summary", "markdown_paired", "plot", "report"]
 
 EXPERIMENT = "time_varying"
 # Bump when the simulation changes its numbers. 2: frame-based SER
@@ -531,6 +533,87 @@ def summary(curves, confidence=0.95):
     return out
 
 
+#: The detector every other one is compared with, frame by frame.
+REFERENCE = ("bcjr", "perfect")
+
+
+def paired_summary(curves, frame_counts, spec, confidence=0.95):
+    """Each detector's block-averaged SER against BCJR with the true taps
+    (:data:`REFERENCE`), paired frame by frame within each block (all
+    detectors detect the same received blocks) and averaged over the
+    blocks as strata (:func:`rxsim.paired.averaged_comparison`).
+
+    Parameters
+    ----------
+    curves : dict ``(label, csi) -> [row]`` (see :func:`load_rows`)
+    frame_counts : callable ``row -> dict`` (e.g.
+        :meth:`rxsim.ResultsStore.frame_counts`)
+    spec : TimeVaryingSpec
+    confidence : float
+
+    Output
+    ------
+    : list of dict ``detector, csi, name, blocks, ser, ser_reference,
+      ratio, ratio_ci, difference, difference_ci, verdict, p_value`` (A:
+      the detector, B: the reference; an unbounded interval end is
+      ``None``), in the order of :data:`DETECTORS`; empty without the
+      reference or frame counts
+    """
+    ref = {r["block"]: r for r in curves.get(REFERENCE, [])}
+    names = dict(DETECTORS)
+    out = []
+    for lc, pts in curves.items():
+        if lc == REFERENCE or not ref:
+            continue
+        pairs = []
+        for r in pts:
+            if r["block"] not in ref:
+                continue
+            a, b = frame_counts(r), frame_counts(ref[r["block"]])
+            if a is None or b is None:
+                return []
+            pairs.append((a["errors"], b["errors"]))
+        if pairs:
+            c = averaged_comparison(pairs,
+                                    symbols_per_frame=spec.frame_length,
+                                    confidence=confidence)
+            out.append({"detector": lc[0], "csi": lc[1], "name": names[lc],
+                        "blocks": len(pairs), "ser": c.rate_a,
+                        "ser_reference": c.rate_b, "ratio": c.ratio,
+                        "ratio_ci": [_finite(v) for v in c.ratio_ci],
+                        "difference": c.difference,
+                        "difference_ci": list(c.difference_ci),
+                        "verdict": c.verdict, "p_value": c.p_value})
+    order = [lc for lc, _ in DETECTORS]
+    return sorted(out, key=lambda r: order.index((r["detector"],
+                                                  r["csi"])))
+
+
+def _finite(x):
+    return float(x) if np.isfinite(x) else None
+
+
+def markdown_paired(paired):
+    """The table of :func:`paired_summary` in markdown."""
+    lines = [f"Paired over the same frames, averaged over blocks, against "
+             f"{dict(DETECTORS)[REFERENCE]} (`rxsim.paired."
+             "averaged_comparison`):",
+             "",
+             "| detector | SER / reference [95%] | difference [95%] | "
+             "verdict |",
+             "|---|---|---|---|"]
+    for r in paired:
+        lo, hi = (math.inf if v is None else v for v in r["ratio_ci"])
+        dlo, dhi = r["difference_ci"]
+        verdict = {"A better": "better than the reference",
+                   "B better": "worse than the reference"}.get(
+                       r["verdict"], r["verdict"])
+        lines.append(f"| {r['name']} | {r['ratio']:.3g} [{lo:.3g}, "
+                     f"{hi:.3g}] | {r['difference']:.2e} [{dlo:.2e}, "
+                     f"{dhi:.2e}] | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(table, spec):
     """The table of averages (see :func:`summary`) in markdown."""
     lines = [f"Time-varying channel, BPSK, L={spec.memory}, "
@@ -621,15 +704,20 @@ def report(spec, db, out, info=None, figure=True):
     / ``.pdf``); return the table of averages (:func:`summary`)."""
     curves = load_rows(spec, db)
     table = summary(curves)
+    with ResultsStore(db) as store:
+        paired = paired_summary(curves, store.frame_counts, spec)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     config = {k: (list(v) if isinstance(v, tuple) else v)
               for k, v in dataclasses.asdict(spec).items()}
     payload = {"experiment": EXPERIMENT, "config": config,
                "config_hash": spec.config_hash, "code_version": __version__,
-               "db": str(db), "averages": table, "run": info}
+               "db": str(db), "averages": table, "paired": paired,
+               "run": info}
     out.with_suffix(".json").write_text(json.dumps(payload, indent=1))
-    out.with_suffix(".md").write_text(markdown_table(table, spec))
+    out.with_suffix(".md").write_text(
+        markdown_table(table, spec)
+        + (("\n" + markdown_paired(paired)) if paired else ""))
     if figure and table:
         plot(curves, table, spec, out)
     return table

@@ -12,6 +12,8 @@ different label, hence different pilots, initial weights and test data.
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..aggregate import average_rows, monotone_within_ci
 from ..config import parse_config
 
@@ -202,8 +204,11 @@ _NAMES = {"bcjrnet": "BCJRNet", "viterbinet": "ViterbiNet",
 
 def plot_study(curves, refs, path, formats=("png", "pdf")):
     """One panel per (SNR, CSI case): SER vs training-set size, mean over
-    seeds with its interval, the min-max spread of the seeds shaded, and
-    BCJR (perfect CSI solid, uncertain dashed) as horizontal lines."""
+    seeds with its test-noise interval (error bars), the 95% interval over
+    seeds shaded (:meth:`rxsim.aggregate.CurvePoint.interval_over_rows`:
+    what a fresh training set gives on average; sizes with one seed get
+    no band), and BCJR (perfect CSI solid, uncertain dashed) as
+    horizontal lines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -228,8 +233,9 @@ def plot_study(curves, refs, path, formats=("png", "pdf")):
                                         [p.hi - p.rate for p in pts]],
                             color=color, marker="o", ms=4, capsize=2,
                             label=_NAMES.get(name, name))
-                ax.fill_between(x, [p.spread[0] for p in pts],
-                                [p.spread[1] for p in pts], color=color,
+                seeds = np.array([p.interval_over_rows() for p in pts])
+                # a lower end <= 0 runs to the bottom of the log axis
+                ax.fill_between(x, seeds[:, 0], seeds[:, 1], color=color,
                                 alpha=0.15, lw=0)
             for (c, s), ref in refs.items():
                 if s != snr:

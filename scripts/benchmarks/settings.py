@@ -1,6 +1,11 @@
 """Sizes of the full and quick runs, the channel of the sections and the
 targets they are judged against (from docs / the design's target table)."""
 
+from pathlib import Path
+
+#: The project's root (configs/ is read from there).
+ROOT = Path(__file__).resolve().parents[2]
+
 FULL = dict(batch=1000, T=1000, repeats=7, stream=10 ** 6,
             mc_batch=1000, mc_T=1000, mc_batches=20, mc_repeats=3,
             thread_check_repeats=3,

@@ -1,17 +1,25 @@
 """Common random numbers: what simulating each batch's channel once for all
-detectors of a point would save.
+detectors of a point saves.
 
-Under common random numbers every detector of a point regenerates the same
-transmitted frames and noise from the point's batch seeds (each link runs
-transmitter -> channel -> detector). The alternative is to draw a batch
-once and hand the received samples to every detector. This section times
-both on the six detectors of ``configs/quick.toml`` (BPSK, L = 4, gamma
-0.2, 6 dB, batch 500 x T 200): "separate" runs the six compiled links one
-after another; "shared" runs one compiled function that draws the batch
-once and counts the errors of all six detectors on it; "shared_draw"
-draws once in one compiled function and runs each detector in its own (as
-an engine whose detectors each stop on their own rule would). All give
-the same counts (checked), so the ratios are the whole saving.
+Under common random numbers every detector of a point sees the same
+transmitted frames and noise (the point's batch seeds). The engine draws a
+batch once for all detectors of a point and hands the received samples to
+each (``rxsim.montecarlo.simulate_points``; the sweep runs the detectors
+of a (channel, SNR) together). This section measures that twice:
+
+- **whole sweep** (the issue's measurement): ``configs/quick.toml``'s six
+  detectors over its six SNRs, "per_point" (before: every point alone, each
+  detector drawing its own batches, ``rxsim.sweep.simulate_sweep_point``)
+  against "grouped" (after: the points of each SNR together,
+  ``rxsim.sweep.simulate_sweep_points``). The links are built and
+  compiled in the warm-up, so the times are the simulation's.
+- **one batch** (500 x T 200, 6 dB): "separate" runs the six compiled
+  links one after another; "shared" one compiled function that draws the
+  batch once and counts all six detectors on it; "shared_draw" draws once
+  and runs each detector in its own compiled function (what the engine
+  does, so that each detector stops on its own rule).
+
+All give the same counts (checked), so the ratios are the whole saving.
 """
 
 import tensorflow as tf
@@ -23,6 +31,44 @@ QUICK_DETECTORS = [("bcjr", "perfect"), ("viterbi", "perfect"),
                    ("maxlog-bcjr", "perfect"), ("bcjr", "perturbed:var=0.1"),
                    ("lmmse", "perfect"), ("symbolwise", "perfect")]
 SNR_DB = 6.0
+
+
+def _sweep_modes(repeats):
+    """Records and ratio of the whole quick sweep, per point vs grouped."""
+    # pylint: disable=import-outside-toplevel
+    from rxsim.config import load_config
+    from rxsim.sweep import (point_groups, simulate_sweep_point,
+                             simulate_sweep_points, sweep_points)
+
+    from .settings import ROOT
+
+    sweep = load_config(ROOT / "configs" / "quick.toml")
+    groups = point_groups(sweep_points(sweep))
+    links = {}
+    symbols = []
+
+    def per_point():
+        results = [simulate_sweep_point(sweep, p, links)
+                   for g in groups for p in g]
+        symbols[:] = [sum(r.symbols for r in results)]
+        return [r.frame_counts for r in results]
+
+    def grouped():
+        return [r.frame_counts for g in groups
+                for r in simulate_sweep_points(sweep, g, links)]
+
+    per_point()                    # builds and compiles the links
+    records, outputs = race(
+        [Candidate("sweep_per_point", per_point, symbols[0], "rxsim",
+                   "every point alone, its own draws"),
+         Candidate("sweep_grouped", grouped, symbols[0], "rxsim",
+                   "the points of an SNR together, one draw per batch")],
+        repeats)
+    same = outputs.get("sweep_per_point") == outputs.get("sweep_grouped")
+    return (records, same,
+            ratio(records, "sweep_grouped", "sweep_per_point"),
+            dict(config="configs/quick.toml", points=len(sweep_points(sweep)),
+                 detectors=len(sweep.detectors), snrs=len(sweep.snr_db)))
 
 
 def run(cfg):
@@ -108,6 +154,11 @@ snr_db = [{SNR_DB}]
         sym, y, csi_seed = draw(seed)
         return [int(d(sym, y, csi_seed)) for d in detects]
 
+    sweep_records, sweep_same, sweep_ratio, sweep_cfg = _sweep_modes(
+        cfg["repeats"])
+    out["sweep"] = dict(config=sweep_cfg, measurements=sweep_records,
+                        same_counts=sweep_same,
+                        per_point_over_grouped=sweep_ratio)
     records, outputs = race(
         [Candidate("separate", separate, 6 * B * T, "rxsim", "6 links"),
          Candidate("shared", shared, 6 * B * T, "rxsim",
@@ -129,6 +180,11 @@ snr_db = [{SNR_DB}]
 
 
 def print_table(res):
+    sw = res.get("sweep", {})
+    print("  shared channel, whole quick sweep (36 points): per point / "
+          "grouped = "
+          f"{fmt_ratio(sw.get('per_point_over_grouped'))}; same counts: "
+          f"{sw.get('same_counts')}")
     r = res.get("ratios", {})
     print("  shared channel (6 quick detectors, one batch): separate links / "
           f"one draw = {fmt_ratio(r.get('separate_over_shared'))} (one "
