@@ -8,6 +8,22 @@ log-probabilities) and may override ``_hard_decisions`` when its hard
 output is not the symbol-wise argmax (Viterbi's ML sequence). Trellis
 detectors implement :meth:`detectors.TrellisDetector.branch_metrics`
 instead.
+
+Sionna's tensors as they come (the one place this convention is written):
+
+- **Leading dimensions.** ``y`` may be ``[..., T]`` (``[T]`` too): the
+  frames are the leading entries, flattened to ``[batch, T]`` for the
+  computation and restored on the output (``[..., T, M]``, ``[..., T]``,
+  bit LLRs ``[..., T * bits_per_symbol]``). ``no`` is a scalar or has the
+  leading shape (or broadcasts to it); per-frame taps are ``[..., L]``,
+  per-symbol taps ``[..., T, L]``.
+- **Noise variance.** ``no`` is the variance of the noise of ``y``: per
+  real dimension for real ``y``, total (real + imaginary, Sionna's ``no``
+  of ``AWGN``) for complex ``y``.
+- **Complex samples of a real constellation** (Sionna's ``Mapper("pam",
+  ...)`` emits complex64, and its ``AWGN`` adds complex noise): the
+  detector uses the real part, whose noise variance is ``no / 2`` (the
+  imaginary part holds only noise and no information).
 """
 
 import numpy as np
@@ -37,17 +53,19 @@ class Detector(Block):
 
     Input
     -----
-    y : [batch, T], tf.float or tf.complex
-        Received samples (complex for complex constellations).
-    no : scalar or [batch], tf.float
-        Noise variance (per real dimension for real channels, total for
-        complex channels).
+    y : [..., T], tf.float or tf.complex
+        Received samples (complex for complex constellations; complex
+        samples of a real constellation are read as their real part, see
+        the module notes), frames in the leading dimensions.
+    no : scalar or [...], tf.float
+        Noise variance of ``y`` (per real dimension for real ``y``, total
+        for complex ``y``, as Sionna's ``AWGN``).
 
     Output
     ------
-    : [batch, T, M], tf.float
+    : [..., T, M], tf.float
         Normalised symbol log-probabilities ``log p(s_k = i | y)``, or
-    : [batch, T], tf.int32
+    : [..., T], tf.int32
         Symbol indices if ``hard_out`` is True.
 
     Example
@@ -101,6 +119,59 @@ class Detector(Block):
         return not is_real(self._constellation)
 
     # -- the contract -----------------------------------------------------
+    def __call__(self, y, no, **inputs):
+        y, no, inputs, restore = self._flatten(y, no, inputs)
+        return restore(super().__call__(y, no, **inputs))
+
+    def _flatten(self, y, no, inputs):
+        """Sionna's inputs (see the module notes) as the ``[batch, T]`` the
+        detectors compute on: ``(y, no, inputs, restore)``, ``restore``
+        giving an output ``[batch, T, ...]`` (or ``[batch, n]``) the
+        leading shape back. ``[batch, T]`` of the constellation's kind
+        passes untouched."""
+        if not tf.is_tensor(y):
+            y = tf.convert_to_tensor(y)
+        if y.dtype.is_complex and not self.is_complex:
+            y = tf.math.real(y)
+            no = tf.convert_to_tensor(no, dtype_hint=y.dtype)
+            if not no.dtype.is_complex:
+                no = tf.cast(no, y.dtype) / 2
+        rank = y.shape.rank
+        if rank in (None, 0, 2):      # checked by _prepare as before
+            return y, no, inputs, _same
+        lead = y.shape[:-1].as_list()
+        if any(d is None for d in lead):
+            raise ValueError(f"`y` of shape {y.shape.as_list()}: leading "
+                             "dimensions must be known.")
+        frames = int(np.prod(lead))
+        y = tf.reshape(y, [frames, y.shape[-1]])
+        no = tf.convert_to_tensor(no, dtype_hint=y.dtype.real_dtype)
+        if no.shape.rank not in (None, 0):
+            try:
+                no = tf.reshape(tf.broadcast_to(no, lead), [frames])
+            except (ValueError, tf.errors.InvalidArgumentError):
+                raise ValueError(
+                    f"`no` of shape {no.shape.as_list()} does not fit the "
+                    f"leading shape {lead} of `y`; give a scalar or one "
+                    "value per frame.") from None
+        taps = inputs.get("taps")
+        if taps is not None:
+            taps = tf.convert_to_tensor(taps)
+            if taps.shape.rank == rank:               # [..., L]
+                taps = tf.reshape(taps, [frames, taps.shape[-1]])
+            elif taps.shape.rank == rank + 1:         # [..., T, L]
+                taps = tf.reshape(taps, [frames] + taps.shape[-2:].as_list())
+            elif taps.shape.rank != 1:
+                raise ValueError(
+                    f"`taps` of shape {taps.shape.as_list()} do not fit `y` "
+                    f"of shape {lead + [y.shape[-1]]}: give [L], [..., L] "
+                    "(per frame) or [..., T, L] (per symbol).")
+            inputs = {**inputs, "taps": taps}
+
+        def restore(out):
+            return tf.reshape(out, lead + out.shape[1:].as_list())
+        return y, no, inputs, restore
+
     def _prepare(self, y, no):
         """Validate and cast ``(y, no)``; returns them as tensors."""
         y = tf.convert_to_tensor(y)
@@ -132,17 +203,23 @@ class Detector(Block):
             return self._hard_decisions(y, no, **inputs)
         return self._normalised(y, no, **inputs)
 
-    def log_probs(self, y, no):
-        """Normalised symbol log-probabilities ``[batch, T, M]``,
-        whatever ``hard_out`` says."""
+    def log_probs(self, y, no, **inputs):
+        """Normalised symbol log-probabilities ``[..., T, M]``,
+        whatever ``hard_out`` says (``inputs``: as the call takes them,
+        e.g. ``taps``)."""
+        y, no, inputs, restore = self._flatten(y, no, inputs)
+        return restore(self._log_probs(y, no, **inputs))
+
+    def _log_probs(self, y, no):
         return self._normalised(*self._prepare(y, no))
 
     def bit_llrs(self, y, no, **inputs):
-        """Bit LLRs ``[batch, T * bits_per_symbol]`` in Sionna's convention
+        """Bit LLRs ``[..., T * bits_per_symbol]`` in Sionna's convention
         ``log p(b=1 | y) / p(b=0 | y)``, ready for Sionna's decoders
         (``inputs``: as the call takes them, e.g. ``taps``)."""
-        llr = self._logits2llrs(self.log_probs(y, no, **inputs))
-        return tf.reshape(llr, [tf.shape(llr)[0], -1])
+        y, no, inputs, restore = self._flatten(y, no, inputs)
+        llr = self._logits2llrs(self._log_probs(y, no, **inputs))
+        return restore(tf.reshape(llr, [tf.shape(llr)[0], -1]))
 
     def _normalised(self, y, no, **inputs):
         logits = self.symbol_logits(y, no, **inputs)
@@ -251,9 +328,7 @@ class TapsDetector(Detector):
         y, no, taps = self._prepare_with_taps(y, no, taps)
         return self._output(y, no, taps=taps)
 
-    def log_probs(self, y, no, taps=None):
-        """Normalised symbol log-probabilities ``[batch, T, M]``,
-        whatever ``hard_out`` says (``taps`` as in the call)."""
+    def _log_probs(self, y, no, taps=None):
         y, no, taps = self._prepare_with_taps(y, no, taps)
         return self._normalised(y, no, taps=taps)
 
@@ -336,3 +411,7 @@ def per_symbol_detectors():
             if sub.per_symbol_taps and not sub.__name__.startswith("_"):
                 found.add(sub.__name__)
     return sorted(found)
+
+
+def _same(out):
+    return out

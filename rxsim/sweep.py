@@ -100,7 +100,8 @@ def point_groups(points):
     Example
     -------
     >>> from rxsim.config import parse_config
-    >>> cfg = parse_config({"channel": {"gamma": [0.2, 1.0]},
+    >>> cfg = parse_config({"experiment": {"name": "demo"},
+    ...                     "channel": {"memory": 4, "gamma": [0.2, 1.0]},
     ...                     "sweep": {"snr_db": [0, 4]},
     ...                     "detector": [{"name": "bcjr"},
     ...                                  {"name": "viterbi"}]})
@@ -108,7 +109,7 @@ def point_groups(points):
     >>> [(g[0].key.channel, g[0].key.snr_db, len(g)) for g in groups]
     ... # doctest: +NORMALIZE_WHITESPACE
     [('isi:L=4,gamma=0.2', 0.0, 2), ('isi:L=4,gamma=0.2', 4.0, 2),
-     ('isi:L=4,gamma=1.0', 0.0, 2), ('isi:L=4,gamma=1.0', 4.0, 2)]
+     ('isi:L=4,gamma=1', 0.0, 2), ('isi:L=4,gamma=1', 4.0, 2)]
     """
     groups = {}
     for point in points:

@@ -285,11 +285,11 @@ def test_bit_llrs_follow_sionna_convention():
 
 
 @pytest.mark.parametrize("y, no, exc, name", [
-    (np.zeros(4), 0.1, ValueError, "y"),
+    (np.zeros(()), 0.1, ValueError, "y"),     # [..., T] needs a T
     (np.zeros((2, 0)), 0.1, ValueError, "y"),
     (np.full((2, 4), np.inf), 0.1, ValueError, "y"),
     (np.zeros((2, 4), np.int64), 0.1, TypeError, "y"),
-    (np.zeros((2, 4), complex), 0.1, TypeError, "y"),
+    (np.zeros((2, 4), bool), 0.1, TypeError, "y"),
     (np.zeros((2, 4)), -1.0, ValueError, "no"),
     (np.zeros((2, 4)), np.ones(5), ValueError, "no"),
     (np.zeros((2, 4)), np.ones((2, 2)), ValueError, "no"),

@@ -299,10 +299,10 @@ def test_bad_construction(kwargs, exc, name):
 
 
 @pytest.mark.parametrize("y, no, exc, name", [
-    (np.zeros(5), 0.1, ValueError, "y"),
+    (np.zeros(()), 0.1, ValueError, "y"),
     (np.full((2, 5), np.nan), 0.1, ValueError, "y"),
     (np.zeros((2, 5), dtype=np.int32), 0.1, TypeError, "y"),
-    (np.zeros((2, 5), dtype=complex), 0.1, TypeError, "y"),
+    (np.zeros((2, 3, 5)), np.ones(4), ValueError, "no"),
     (np.zeros((2, 5)), -0.1, ValueError, "no"),
     (np.zeros((2, 5)), np.ones(3), ValueError, "no"),
 ])

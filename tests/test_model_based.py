@@ -238,8 +238,8 @@ def test_bad_inputs_are_refused_with_the_argument_named():
         BCJRDetector(taps, initial_state="zero")
     with pytest.raises(ValueError, match="overlap"):
         ViterbiDetector(taps, chunk_size=100, overlap=3)
-    with pytest.raises(TypeError, match="complex"):
-        ViterbiDetector(taps)(y + 1j, 0.5)
+    with pytest.raises(TypeError, match="`y` must be float or complex"):
+        ViterbiDetector(taps)(np.ones((2, 20), np.int32), 0.5)
     with pytest.raises(ValueError, match="hypotheses"):
         BruteForceDetector(taps)(np.ones((1, 20)), 0.5)
     with pytest.raises(ValueError, match="criterion"):
