@@ -22,8 +22,21 @@ Sionna's tensors as they come (the one place this convention is written):
   of ``AWGN``) for complex ``y``.
 - **Complex samples of a real constellation** (Sionna's ``Mapper("pam",
   ...)`` emits complex64, and its ``AWGN`` adds complex noise): the
-  detector uses the real part, whose noise variance is ``no / 2`` (the
+  the detector uses the real part, whose noise variance is ``no / 2`` (the
   imaginary part holds only noise and no information).
+
+A-priori information (detectors with ``takes_prior = True``): ``det(y, no,
+prior=P)``, ``log_probs`` and ``bit_llrs`` take ``prior``, a-priori bit
+LLRs in Sionna's convention ``log p(b=1) / p(b=0)`` with the shape of the
+bit-LLR output (``[..., T * bits_per_symbol]``, bits of a symbol MSB
+first, as Sionna labels them). They enter as the symbol log-prior
+``sum_j b_j(i) P_j`` (up to a constant per symbol): added to every branch
+of a trellis (so BCJR computes the exact posterior under that prior and
+Viterbi the MAP sequence), and to the symbol logits of a memoryless
+detector. ``bit_llrs(y, no, prior=P, extrinsic=True)`` returns posterior
+minus prior, what a turbo loop hands the decoder. Detectors whose output
+would not be the posterior under the prior refuse it with a ``TypeError``
+saying why.
 """
 
 import numpy as np
@@ -118,6 +131,12 @@ class Detector(Block):
         """bool : True when received samples are complex."""
         return not is_real(self._constellation)
 
+    #: Whether calls take a-priori bit LLRs ``prior`` (module notes).
+    takes_prior = False
+    #: Why not, for the error a ``prior`` gets otherwise.
+    no_prior_reason = ("its output is not a posterior a prior could enter "
+                       "(or it has not been written yet)")
+
     # -- the contract -----------------------------------------------------
     def __call__(self, y, no, **inputs):
         y, no, inputs, restore = self._flatten(y, no, inputs)
@@ -129,6 +148,8 @@ class Detector(Block):
         giving an output ``[batch, T, ...]`` (or ``[batch, n]``) the
         leading shape back. ``[batch, T]`` of the constellation's kind
         passes untouched."""
+        if inputs.get("prior") is not None:
+            self._check_takes_prior()
         if not tf.is_tensor(y):
             y = tf.convert_to_tensor(y)
         if y.dtype.is_complex and not self.is_complex:
@@ -154,6 +175,12 @@ class Detector(Block):
                     f"`no` of shape {no.shape.as_list()} does not fit the "
                     f"leading shape {lead} of `y`; give a scalar or one "
                     "value per frame.") from None
+        prior = inputs.get("prior")
+        if prior is not None:
+            prior = tf.convert_to_tensor(prior)
+            if prior.shape.rank == rank:              # [..., T * bits]
+                inputs = {**inputs, "prior": tf.reshape(
+                    prior, [frames, prior.shape[-1]])}
         taps = inputs.get("taps")
         if taps is not None:
             taps = tf.convert_to_tensor(taps)
@@ -193,8 +220,43 @@ class Detector(Block):
         no = tf.cast(no, self.rdtype)
         return y, no
 
-    def call(self, y, no):
-        return self._output(*self._prepare(y, no))
+    def call(self, y, no, prior=None):
+        y, no = self._prepare(y, no)
+        return self._output(y, no, **self._prior_inputs(prior, y))
+
+    def _check_takes_prior(self):
+        if not self.takes_prior:
+            raise TypeError(f"{type(self).__name__} does not take a `prior`: "
+                            f"{self.no_prior_reason}.")
+
+    def _prior_inputs(self, prior, y):
+        """``{}`` or ``{"prior_logits": [batch, T, M]}``: the symbol
+        log-prior of checked a-priori bit LLRs ``prior`` ``[batch, T *
+        bits]`` (module notes)."""
+        if prior is None:
+            return {}
+        self._check_takes_prior()
+        prior = tf.convert_to_tensor(prior)
+        if not (prior.dtype.is_floating or prior.dtype.is_integer):
+            raise TypeError(f"`prior` must be real bit LLRs, got dtype "
+                            f"{prior.dtype.name}.")
+        prior = tf.cast(prior, self.rdtype)
+        k = self._constellation.num_bits_per_symbol
+        rows, t = y.shape[0], y.shape[1]
+        if prior.shape.rank != 2 or prior.shape[1] != t * k or \
+                prior.shape[0] not in (1, rows, None):
+            raise ValueError(
+                f"`prior` must have the shape of the bit LLRs, [batch, T * "
+                f"bits_per_symbol] = [{rows}, {t * k}], got "
+                f"{prior.shape.as_list()}.")
+        if tf.executing_eagerly() and \
+                not bool(tf.reduce_all(tf.math.is_finite(prior))):
+            raise ValueError("`prior` contains NaN or Inf.")
+        bits = tf.constant(
+            [[(i >> (k - 1 - j)) & 1 for j in range(k)]
+             for i in range(self.num_points)], self.rdtype)   # [M, K]
+        llr = tf.reshape(prior, [-1, t, k])
+        return {"prior_logits": tf.einsum("btk,mk->btm", llr, bits)}
 
     def _output(self, y, no, **inputs):
         """Hard or soft output of validated ``(y, no)``; ``inputs`` are
@@ -206,28 +268,37 @@ class Detector(Block):
     def log_probs(self, y, no, **inputs):
         """Normalised symbol log-probabilities ``[..., T, M]``,
         whatever ``hard_out`` says (``inputs``: as the call takes them,
-        e.g. ``taps``)."""
+        e.g. ``taps``, ``prior``)."""
         y, no, inputs, restore = self._flatten(y, no, inputs)
         return restore(self._log_probs(y, no, **inputs))
 
-    def _log_probs(self, y, no):
-        return self._normalised(*self._prepare(y, no))
+    def _log_probs(self, y, no, prior=None):
+        y, no = self._prepare(y, no)
+        return self._normalised(y, no, **self._prior_inputs(prior, y))
 
-    def bit_llrs(self, y, no, **inputs):
+    def bit_llrs(self, y, no, *, extrinsic=False, **inputs):
         """Bit LLRs ``[..., T * bits_per_symbol]`` in Sionna's convention
         ``log p(b=1 | y) / p(b=0 | y)``, ready for Sionna's decoders
-        (``inputs``: as the call takes them, e.g. ``taps``)."""
+        (``inputs``: as the call takes them, e.g. ``taps``, ``prior``).
+        With ``extrinsic=True``: the posterior minus the ``prior``."""
         y, no, inputs, restore = self._flatten(y, no, inputs)
         llr = self._logits2llrs(self._log_probs(y, no, **inputs))
-        return restore(tf.reshape(llr, [tf.shape(llr)[0], -1]))
+        llr = tf.reshape(llr, [tf.shape(llr)[0], -1])
+        if extrinsic and inputs.get("prior") is not None:
+            llr = llr - tf.cast(inputs["prior"], llr.dtype)
+        return restore(llr)
 
-    def _normalised(self, y, no, **inputs):
+    def _normalised(self, y, no, prior_logits=None, **inputs):
         logits = self.symbol_logits(y, no, **inputs)
+        if prior_logits is not None:
+            logits = logits + prior_logits
         return logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
 
-    def _hard_decisions(self, y, no, **inputs):
-        return tf.argmax(self.symbol_logits(y, no, **inputs), axis=-1,
-                         output_type=tf.int32)
+    def _hard_decisions(self, y, no, prior_logits=None, **inputs):
+        logits = self.symbol_logits(y, no, **inputs)
+        if prior_logits is not None:
+            logits = logits + prior_logits
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
     def symbol_logits(self, y, no):
         """Unnormalised symbol log-probabilities ``[batch, T, M]`` of
@@ -320,17 +391,20 @@ class TapsDetector(Detector):
                             "real; use a complex constellation (qam).")
         return tf.cast(taps, self.cdtype if self.is_complex else self.rdtype)
 
-    def call(self, y, no, taps=None):
+    def call(self, y, no, taps=None, prior=None):
         """``det(y, no)``; ``taps`` (``[L]``, ``[batch, L]`` or, if
         ``per_symbol_taps``, ``[batch, T, L]``) optionally replaces the
         believed taps for this call only, which is how per-frame (and
-        per-symbol) imperfect CSI reaches a compiled link."""
+        per-symbol) imperfect CSI reaches a compiled link; ``prior``:
+        a-priori bit LLRs (module notes)."""
         y, no, taps = self._prepare_with_taps(y, no, taps)
-        return self._output(y, no, taps=taps)
+        return self._output(y, no, taps=taps,
+                            **self._prior_inputs(prior, y))
 
-    def _log_probs(self, y, no, taps=None):
+    def _log_probs(self, y, no, taps=None, prior=None):
         y, no, taps = self._prepare_with_taps(y, no, taps)
-        return self._normalised(y, no, taps=taps)
+        return self._normalised(y, no, taps=taps,
+                                **self._prior_inputs(prior, y))
 
     def believed_taps(self, taps=None):
         """The taps a call with ``taps`` uses: the constructor's if

@@ -76,6 +76,9 @@ class BruteForceDetector(TapsDetector):
     """
 
     per_symbol_taps = True
+    no_prior_reason = ("a prior would have to weight every enumerated "
+                       "sequence; not written yet (BCJRDetector takes one "
+                       "and computes the same posterior)")
 
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  criterion="map", initial_state="known", precision=None,

@@ -106,6 +106,10 @@ class LMMSEDetector(TapsDetector):
     array([[0, 0, 1, 1]], dtype=int32)
     """
 
+    no_prior_reason = ("the linear filter would have to use the prior's "
+                       "soft symbols (soft interference cancellation), "
+                       "which is not written yet")
+
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  window=None, delay=None, precision=None, **kwargs):
         super().__init__(taps, constellation=constellation, hard_out=hard_out,

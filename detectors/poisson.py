@@ -88,6 +88,8 @@ class PoissonSymbolwiseDetector(TapsDetector):
     """
 
     per_symbol_taps = True
+    #: Memoryless: the prior multiplies the per-symbol likelihood.
+    takes_prior = True
 
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  precision=None, **kwargs):

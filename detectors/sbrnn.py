@@ -212,6 +212,9 @@ class SBRNN(LearnedDetector):
     TensorShape([2, 200, 2])
     """
 
+    no_prior_reason = ("a black box trained on received samples alone "
+                       "has no input a prior could enter")
+
     def __init__(self, window, *, constellation=None, hard_out=False,
                  layers=3, units=80, dropout=0.2, learning_rate=0.001,
                  epochs=100, patience=10, batch_size=128, clipnorm=1.0,

@@ -53,6 +53,8 @@ class SymbolwiseDetector(TapsDetector):
     """
 
     per_symbol_taps = True
+    #: Memoryless: the prior multiplies the per-symbol likelihood.
+    takes_prior = True
 
     def symbol_logits(self, y, no, taps):
         taps = self.taps_per_symbol(taps)                    # [B|1, T|1, L]

@@ -20,7 +20,7 @@ from signals.checks import check_int
 
 from .base import Detector, TapsDetector
 from .compiled import compiled, compiled_for
-from .trellis import (INITIAL_STATES, Trellis, check_chunking,
+from .trellis import (INITIAL_STATES, BranchMetrics, Trellis, check_chunking,
                       compiled_with_gradient, fixed_lag_time_major,
                       forward_backward_time_major, viterbi_time_major)
 
@@ -62,7 +62,27 @@ def _metrics_of_tracing(y, no, flat):
         inputs[name] = tf.nest.pack_sequence_as(structure,
                                                 list(flat[i:i + n]))
         i += n
-    return det.branch_metrics(y, no, **inputs)
+    prior = inputs.pop(_PRIOR, None)
+    metrics = det.branch_metrics(y, no, **inputs)
+    return metrics if prior is None else _PriorMetrics(metrics, prior)
+
+
+#: The name the symbol log-prior travels under into a compiled recursion.
+_PRIOR = "prior_logits"
+
+
+class _PriorMetrics(BranchMetrics):
+    """Branch metrics plus the log-prior ``[batch, T, M]`` of each branch's
+    new symbol (branch ``(s, m)`` sends symbol ``m``), on every state."""
+
+    def __init__(self, base, prior):
+        super().__init__(base.inputs, base.fn, base.num_states,
+                         base.num_points)
+        self._base = base
+        self._prior = tf.transpose(tf.cast(prior, base.dtype), [1, 2, 0])
+
+    def at(self, k):
+        return self._base.at(k) + self._prior[k][None]
 
 
 def _build(hard, traceback, max_log, initial_state, chunk_size, overlap,
@@ -177,6 +197,10 @@ class TrellisDetector(Detector):
     array([[0, 0, 1, 1]], dtype=int32)
     """
 
+    #: A prior enters every branch: BCJR's output is the exact posterior
+    #: under it, Viterbi's the MAP sequence (detectors.base, module notes).
+    takes_prior = True
+
     def __init__(self, memory, *, max_log=False, traceback=False,
                  decision=None, initial_state="known", chunk_size=None,
                  overlap=None, **kwargs):
@@ -278,7 +302,11 @@ class TrellisDetector(Detector):
 
     # -- inference ----------------------------------------------------------
     def _run(self, hard, y, no, inputs):
+        inputs = dict(inputs)
+        prior = inputs.pop(_PRIOR, None)
         inputs = self.metric_inputs(**inputs)
+        if prior is not None:
+            inputs = {**inputs, _PRIOR: prior}
         names = tuple(inputs)
         flats = [tf.nest.flatten(inputs[n]) for n in names]
         sizes = tuple((len(f), inputs[n]) for n, f in zip(names, flats))
