@@ -407,7 +407,7 @@ class CodedLink(Block):
     def _receive(self, y, no, csi_seed):
         """Deinterleaved code-bit LLRs and symbol decisions of received
         frames ``y`` (the receiver half of :meth:`transmit`)."""
-        out = self.link.detect(y, no, y.shape[0], csi_seed=csi_seed)
+        out = self.link.detect(y, no, csi_seed=csi_seed)
         llr, s_hat = self._llrs(out)
         if self.interleave:
             llr = self._deinterleaver(llr)

@@ -158,18 +158,19 @@ class Link(Block):
             The links differ in more than the receiver's knowledge.
         """
         mine, theirs = self.detector, other.detector
+        key = self.draw_key()
+        taps = [getattr(d, "taps", None) for d in (mine, theirs)]
         same = (type(other) is type(self)
-                and self.draw_key() is not None
-                and self.draw_key() == other.draw_key()
+                and key is not None and key == other.draw_key()
                 and str(self.csi) == str(other.csi)
                 and type(mine) is type(theirs)
                 and (self._believed is None) == (other._believed is None)
                 and (self._noise_variance is None) ==
-                (other._noise_variance is None))
-        taps_of = getattr(type(mine), "taps", None)
-        if same and isinstance(taps_of, property):
-            same = bool(np.array_equal(np.asarray(mine.taps),
-                                       np.asarray(theirs.taps)))
+                (other._noise_variance is None)
+                and (taps[0] is None) == (taps[1] is None)
+                and (taps[0] is None or
+                     np.array_equal(np.asarray(taps[0]),
+                                    np.asarray(taps[1]))))
         if not same:
             raise ValueError("adopt_receiver takes the receiver of a link "
                              "built the same way (transmitter, channel, "
@@ -193,19 +194,11 @@ class Link(Block):
         return tuple(tf.unstack(
             tf.random.experimental.stateless_split(seed, 3)))
 
-    def receive(self, x, no, batch_size, *, channel_seed=None,
-                csi_seed=None):
-        """The detector's output for the points ``x`` ``[batch, T]`` sent:
-        the channel, the believed taps of the CSI case (drawn with
-        ``csi_seed``) and the detector (log-probabilities ``[batch, T, M]``
-        or indices ``[batch, T]``)."""
-        y = self.channel(x, no, seed=channel_seed)
-        return self.detect(y, no, batch_size, csi_seed=csi_seed)
-
-    def detect(self, y, no, batch_size, *, csi_seed=None):
-        """The receiver half of :meth:`receive`: the believed taps of the
-        CSI case (drawn with ``csi_seed``) and the detector, on received
-        samples ``y`` ``[batch, T]``."""
+    def detect(self, y, no, *, csi_seed=None):
+        """The receiver: on received samples ``y`` ``[batch, T]``, the
+        believed taps (fixed, or of the CSI case, drawn with ``csi_seed``)
+        and the detector's output (log-probabilities ``[batch, T, M]`` or
+        indices ``[batch, T]``)."""
         no_rx = no if self._noise_variance is None else tf.cast(
             self._noise_variance, tf.convert_to_tensor(no).dtype)
         if self._believed is not None:
@@ -215,17 +208,16 @@ class Link(Block):
             return self.detector(y, no_rx)
         per_symbol = ({"num_symbols": y.shape[1]}
                       if getattr(self.csi, "per_symbol", False) else {})
+        batch_size = y.shape[0] if y.shape[0] is not None else \
+            tf.shape(y)[0]
         believed = self.csi.believed_taps(
             self.channel.taps, no, batch_size, seed=csi_seed,
             constellation=self.transmitter.constellation, **per_symbol)
         return self.detector(y, no_rx, taps=believed)
 
     def call(self, batch_size, no, seed=None):
-        tx_seed, ch_seed, csi_seed = self.split_seed(seed)
-        s, x = self.transmitter(batch_size, self.num_symbols, seed=tx_seed)
-        out = self.receive(x, no, batch_size, channel_seed=ch_seed,
-                           csi_seed=csi_seed)
-        return self._decisions(s, out)
+        s, y, csi_seed = self.draw(batch_size, no, seed)
+        return self._decisions(s, self.detect(y, no, csi_seed=csi_seed))
 
     def _decisions(self, s, out):
         """``(s, s_hat[, log_probs])`` of the detector's output."""
@@ -251,7 +243,7 @@ class Link(Block):
             return None
         return ("Link", self.num_symbols) + tuple(p() for p in parts)
 
-    def draw(self, batch_size, no, seed):
+    def draw(self, batch_size, no, seed=None):
         """The transmitter and channel of one batch (the part every link of
         a point shares under common random numbers).
 
@@ -269,9 +261,7 @@ class Link(Block):
         of :meth:`draw` (of this link or of one with the same
         :meth:`draw_key`)."""
         s, y, csi_seed = drawn
-        out = self.detect(y, no, tf.shape(s)[0] if s.shape[0] is None
-                          else s.shape[0], csi_seed=csi_seed)
-        s_hat = self._decisions(s, out)[1]
+        s_hat = self._decisions(s, self.detect(y, no, csi_seed=csi_seed))[1]
         bits = getattr(self.transmitter, "bits_per_symbol", None)
         return symbol_counts(s, s_hat, bits)
 

@@ -262,60 +262,36 @@ def _compiled_counter(link, xla):
     shape); SNR, seed and batch index are tensors. They reach the link
     through a weak reference, so the cache does not keep links alive.
     For links without :meth:`draw` (the protocol's minimum)."""
-    xla = bool(xla)
     stages = link.count_stages() if hasattr(link, "count_stages") else None
-    link_ref = weakref.ref(link)
-    front_of = ((lambda lk: lk.count) if stages is None
-                else (lambda lk: lk.count_stages().front))
-
-    def build_front():
-        def run_front(batch_size, no, base, batch):
-            # batch_size is a Python int (static shape: one trace per size);
-            # the seed is folded in inside the compiled function, so the
-            # stream is the one of `batch_seed` under the same `xla` flag.
-            seed = tf.random.experimental.stateless_fold_in(base, batch)
-            return front_of(link_ref())(batch_size, no, seed)
-        return tf.function(run_front, jit_compile=xla)
-
-    front = compiled_for(link, ("rxsim.montecarlo", "count", xla),
-                         build_front)
-    tail = _compiled_tail(stages, xla)
-    if tail is None:
-        def step(batch_size, no, base, batch):
-            return _as_ints(front(batch_size, no, base, batch))
-        return step
-
-    def staged_step(batch_size, no, base, batch):
-        counts, carry = front(batch_size, no, base, batch)
-        return {**_as_ints(counts), **_as_ints(tail(*carry))}
-    return staged_step
-
-
-def _compiled_tail(stages, xla):
-    """The compiled tail of :class:`rxsim.counts.CountStages` (one trace
-    for every batch size; XLA still compiles per shape), or None."""
-    if stages is None:
-        return None
-    return compiled_for(
-        stages.tail_owner, ("rxsim.montecarlo", "tail", xla),
-        lambda: tf.function(stages.tail, jit_compile=xla,
-                            input_signature=list(stages.tail_signature)))
+    front = _compiled_batch(
+        link, "count", xla,
+        (lambda lk: lk.count) if stages is None
+        else (lambda lk: lk.count_stages().front))
+    return _with_tail(front, stages, xla)
 
 
 def _compiled_draw(link, xla):
     """``draw(batch_size, no, base, batch)``: the link's :meth:`draw` of
-    batch ``batch`` compiled once per link (see :func:`_compiled_counter`
-    for shapes, seeds and the weak reference)."""
+    batch ``batch`` compiled once per link (as :func:`_compiled_counter`)."""
+    return _compiled_batch(link, "draw", xla, lambda lk: lk.draw)
+
+
+def _compiled_batch(link, part, xla, method_of):
+    """``method_of(link)(batch_size, no, seed)`` compiled once per link and
+    ``part`` as ``fn(batch_size, no, base, batch)``: ``batch_size`` is a
+    Python int (static shape: one trace per size); the seed is folded in
+    inside the compiled function, so the stream is the one of
+    :func:`batch_seed` under the same ``xla`` flag."""
+    xla = bool(xla)
     link_ref = weakref.ref(link)
 
     def build():
-        def run_draw(batch_size, no, base, batch):
+        def run(batch_size, no, base, batch):
             seed = tf.random.experimental.stateless_fold_in(base, batch)
-            return link_ref().draw(batch_size, no, seed)
-        return tf.function(run_draw, jit_compile=bool(xla))
+            return method_of(link_ref())(batch_size, no, seed)
+        return tf.function(run, jit_compile=xla)
 
-    return compiled_for(link, ("rxsim.montecarlo", "draw", bool(xla)),
-                        build)
+    return compiled_for(link, ("rxsim.montecarlo", part, xla), build)
 
 
 def _compiled_receiver(link, xla):
@@ -333,12 +309,24 @@ def _compiled_receiver(link, xla):
 
     receiver = compiled_for(link, ("rxsim.montecarlo", "receive", xla),
                             build)
-    tail = _compiled_tail(stages, xla)
-    if tail is None:
-        return lambda no, drawn: _as_ints(receiver(no, drawn))
+    return _with_tail(receiver, stages, xla)
 
-    def staged(no, drawn):
-        counts, carry = receiver(no, drawn)
+
+def _with_tail(fn, stages, xla):
+    """``fn``'s counts as Python ints; with :class:`rxsim.counts.
+    CountStages`, ``fn`` returns ``(counts, carry)`` and the tail (one
+    trace for every batch size, XLA still compiles per shape; compiled
+    once per tail owner) adds its counts."""
+    if stages is None:
+        return lambda *args: _as_ints(fn(*args))
+    xla = bool(xla)
+    tail = compiled_for(
+        stages.tail_owner, ("rxsim.montecarlo", "tail", xla),
+        lambda: tf.function(stages.tail, jit_compile=xla,
+                            input_signature=list(stages.tail_signature)))
+
+    def staged(*args):
+        counts, carry = fn(*args)
         return {**_as_ints(counts), **_as_ints(tail(*carry))}
     return staged
 

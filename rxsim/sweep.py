@@ -113,9 +113,13 @@ def point_groups(points):
     """
     groups = {}
     for point in points:
-        groups.setdefault((point.key.channel, point.key.snr_db, point.seed),
-                          []).append(point)
+        groups.setdefault(_group_key(point), []).append(point)
     return list(groups.values())
+
+
+def _group_key(point):
+    """What the points of a group (:func:`point_groups`) share."""
+    return point.key.channel, point.key.snr_db, point.seed
 
 
 def pilot_seed(cfg, channel, csi, train_seed=0):
@@ -358,7 +362,7 @@ def simulate_sweep_points(cfg, points, links=None, progress=None,
     : list of rxsim.montecarlo.PointResult, in the order of ``points``
     """
     points = list(points)
-    if len({(p.key.channel, p.key.snr_db, p.seed) for p in points}) != 1:
+    if len({_group_key(p) for p in points}) != 1:
         raise ValueError("simulate_sweep_points runs the points of one "
                          "(channel, SNR) group; see point_groups.")
     point_links = [_point_link(cfg, p, links, checkpoints) for p in points]
@@ -466,6 +470,13 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
     done = 0
     links = {}
     with ResultsStore(db_path) as store:
+        def commit(point, result):
+            nonlocal done
+            record_point(store, point, result)
+            done += 1
+            if on_point:
+                on_point(point, result)
+
         pending, skipped = pending_points(cfg, store, on_point)
         for group in point_groups(pending):
             todo = []
@@ -478,14 +489,6 @@ def run_sweep(cfg, db_path, progress=None, on_point=None):
                     todo.append(point)
             if not todo:
                 continue
-
-            def commit(point, result):
-                nonlocal done
-                record_point(store, point, result)
-                done += 1
-                if on_point:
-                    on_point(point, result)
-
             simulate_sweep_points(
                 cfg, todo, links,
                 progress=[progress(p) for p in todo] if progress else None,

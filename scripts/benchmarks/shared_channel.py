@@ -76,7 +76,6 @@ def run(cfg):
     import tomllib
 
     from rxsim.config import parse_config
-    from rxsim.counts import symbol_counts
     from rxsim.montecarlo import batch_seed
     from rxsim.sweep import build_link
 
@@ -113,46 +112,27 @@ snr_db = [{SNR_DB}]
 
     first = links[0]
 
-    def draw_batch(s):
-        """The batch every link draws from seed ``s``: indices, received
-        samples and the CSI seed (the split of ``Link.call``)."""
-        tx_seed, ch_seed, csi_seed = first.split_seed(s)
-        sym, x = first.transmitter(B, T, seed=tx_seed)
-        return sym, first.channel(x, no, seed=ch_seed), csi_seed
-
-    def errors_of(lk, sym, y, csi_seed):
-        """Symbol errors of link ``lk``'s detector on a drawn batch (the
-        receiver half of ``Link.receive``)."""
-        if lk.csi is None:
-            out_ = lk.detector(y, no)
-        else:
-            out_ = lk.detector(y, no, taps=lk.csi.believed_taps(
-                lk.channel.taps, no, B, seed=csi_seed))
-        s_hat = (out_ if out_.dtype.is_integer else
-                 tf.argmax(out_, axis=-1, output_type=tf.int32))
-        return symbol_counts(sym, s_hat)["errors"]
+    def errors_of(lk, drawn):
+        """Symbol errors of link ``lk``'s receiver on a drawn batch."""
+        return lk.count_drawn(drawn, no)["errors"]
 
     @tf.function(jit_compile=True)
     def shared_step(s):
-        sym, y, csi_seed = draw_batch(s)
-        return tf.stack([errors_of(lk, sym, y, csi_seed) for lk in links])
+        drawn = first.draw(B, no, s)
+        return tf.stack([errors_of(lk, drawn) for lk in links])
 
     def shared():
         return [int(e) for e in shared_step(seed).numpy()]
 
-    # The draw once, each detector in its own compiled function (what an
-    # engine that lets every detector stop on its own rule would run).
-    draw = tf.function(draw_batch, jit_compile=True)
-
-    def detect_fn(lk):
-        return tf.function(lambda sym, y, csi_seed: errors_of(
-            lk, sym, y, csi_seed), jit_compile=True)
-
-    detects = [detect_fn(lk) for lk in links]
+    # The draw once, each detector in its own compiled function (what the
+    # engine runs, so that every detector stops on its own rule).
+    draw = tf.function(lambda s: first.draw(B, no, s), jit_compile=True)
+    detects = [tf.function(lambda drawn, lk=lk: errors_of(lk, drawn),
+                           jit_compile=True) for lk in links]
 
     def shared_draw():
-        sym, y, csi_seed = draw(seed)
-        return [int(d(sym, y, csi_seed)) for d in detects]
+        drawn = draw(seed)
+        return [int(d(drawn)) for d in detects]
 
     sweep_records, sweep_same, sweep_ratio, sweep_cfg = _sweep_modes(
         cfg["repeats"])
