@@ -43,6 +43,21 @@ Decisions
   bits (Sionna ``RandomInterleaver``, seed :data:`INTERLEAVER_SEED`, the
   same for every frame) spreads a burst over the codeword.
   ``interleave=False`` maps code bits to symbols in order.
+- **Turbo detection-decoding** (``iterations=I``; Tuechler, Koetter and
+  Singer, "Turbo equalization: principles and new results", 2002). Pass
+  1 is the one-shot link. Each further pass gives the detector a prior:
+  the extrinsic code-bit LLRs of a soft-output BP decoder (its posterior
+  minus its input, ``num_iter`` BP iterations started afresh each time,
+  clipped at :data:`PRIOR_LLR_MAX`), interleaved into channel order. The
+  detector returns its posterior; posterior minus prior (its extrinsic
+  information) goes to the decoder. After pass ``I`` the hard
+  information-bit decoder of the one-shot link decodes, so ``I = 1`` is
+  exactly the one-shot link and pass ``i`` of an ``I``-pass link equals
+  the last pass of an ``i``-pass link on the same frames. The whole loop
+  is unrolled in the link's compiled front end (the shared soft decoder
+  graph is called, not traced again, inside it); the final decoding stays
+  the code's shared tail. The uncoded SER counts the decisions of the
+  last detector pass.
 - **Compilation.** The decoder is the expensive part to trace and compile
   (seconds), and learned detectors get a new link per sweep point. The
   encoder/decoder pair is therefore shared between links with the same
@@ -73,7 +88,8 @@ from .link import Link
 from .transmitter import Transmitter
 
 __all__ = ["CodedLink", "code_problems", "CODE_TYPES", "OUTPUTS",
-           "DEFAULT_HARD_LLR", "DEFAULT_NUM_ITER", "INTERLEAVER_SEED"]
+           "DEFAULT_HARD_LLR", "DEFAULT_NUM_ITER", "INTERLEAVER_SEED",
+           "PRIOR_LLR_MAX"]
 
 #: Channel code types a config may name.
 CODE_TYPES = ("ldpc5g",)
@@ -85,6 +101,9 @@ DEFAULT_HARD_LLR = 2.5
 DEFAULT_NUM_ITER = 20
 #: Seed of the fixed bit interleaver ("rx" in ASCII).
 INTERLEAVER_SEED = 0x7278
+#: Magnitude at which the decoder's extrinsic LLRs are clipped before they
+#: become the detector's prior (the decoder clips its messages there too).
+PRIOR_LLR_MAX = 20.0
 
 
 def code_problems(k, n, bits_per_symbol=None):
@@ -124,20 +143,43 @@ def _build_code(k, n, num_iter, precision):
         enc = LDPC5GEncoder(k, n, precision=precision)
     dec = LDPC5GDecoder(enc, num_iter=num_iter, hard_out=True,
                         return_infobits=True, precision=precision)
-    graph = tf.function(
-        dec, input_signature=[tf.TensorSpec([None, n], dec.rdtype)])
-    return _Code(enc, dec, graph)
+    return _Code(enc, dec, _decoder_graph(dec, n))
+
+
+def _decoder_graph(decoder, n):
+    """``decoder`` as a ``tf.function`` for any batch size: eager calls of
+    Sionna's BP decoder run its ragged message passing op by op (seconds
+    per call), the graph does not."""
+    return tf.function(
+        decoder, input_signature=[tf.TensorSpec([None, n], decoder.rdtype)])
 
 
 class _Code:
     """The encoder, decoder and decoder graph of one code, shared by all
     links with the same parameters so that the decoder is compiled once
-    (see module notes). ``graph`` is the decoder as a ``tf.function`` for
-    any batch size: eager calls of Sionna's BP decoder run its ragged
-    message passing op by op (seconds per call), the graph does not."""
+    (see module notes); :attr:`soft_graph` is the soft-output decoder of
+    turbo links, built on first use."""
 
     def __init__(self, encoder, decoder, graph):
         self.encoder, self.decoder, self.graph = encoder, decoder, graph
+        self._soft_graph = None
+
+    @property
+    def soft_graph(self):
+        """The code's BP decoder with soft output on all ``n`` code bits
+        (LLRs ``log p(c=1)/p(c=0)``, codeword order): the decoder of a
+        turbo iteration, whose output minus its input is the extrinsic
+        information handed back to the detector."""
+        if self._soft_graph is None:
+            with tf.init_scope():   # first use may be inside a trace
+                self._soft_graph = self._build_soft()
+        return self._soft_graph
+
+    def _build_soft(self):
+        dec = LDPC5GDecoder(self.encoder, num_iter=int(self.decoder.num_iter),
+                            hard_out=False, return_infobits=False,
+                            precision=self.decoder.precision)
+        return _decoder_graph(dec, self.encoder.n)
 
     def tail(self):
         """The decoding stage of a coded link's count: ``(b, llr) ->``
@@ -203,6 +245,13 @@ class CodedLink(Block):
     interleave : bool
         Permute the code bits with a fixed random interleaver before
         mapping (default True; see the module notes).
+    iterations : int
+        Detector passes of turbo detection-decoding (default 1: detector
+        -> decoder once, today's one-shot link). With ``I > 1`` the
+        detector and a soft-output decoder exchange extrinsic LLRs through
+        the interleaver ``I - 1`` times before the final decoding (module
+        notes); needs ``output="soft"`` and a detector that takes a
+        ``prior`` (``detector.takes_prior``).
     csi : None | str | channels.csi.CSISpec
         As in :class:`rxsim.Link`: ``None`` / ``"perfect"`` keeps the
         detector's taps; other cases draw believed taps per batch from the
@@ -235,7 +284,8 @@ class CodedLink(Block):
     s : [batch_size, T], tf.int32
         Transmitted symbol indices.
     s_hat : [batch_size, T], tf.int32
-        The detector's hard symbol decisions (uncoded SER).
+        The detector's hard symbol decisions (uncoded SER; of its last
+        pass when ``iterations > 1``).
 
     For the Monte Carlo engine, :meth:`count` gives the counts of a batch
     (uncoded symbol errors, information-bit and block errors after
@@ -263,9 +313,9 @@ class CodedLink(Block):
 
     def __init__(self, transmitter, channel, detector, k, n, *,
                  output="soft", num_iter=DEFAULT_NUM_ITER,
-                 hard_llr=DEFAULT_HARD_LLR, interleave=True, csi=None,
-                 noise_variance=None, believed_taps=None, precision=None,
-                 **kwargs):
+                 hard_llr=DEFAULT_HARD_LLR, interleave=True, iterations=1,
+                 csi=None, noise_variance=None, believed_taps=None,
+                 precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)
@@ -279,6 +329,21 @@ class CodedLink(Block):
             raise ValueError(f"`output` must be 'soft' or 'hard', got "
                              f"{output!r}.")
         num_iter = check_int(num_iter, "num_iter")
+        iterations = check_int(iterations, "iterations")
+        if iterations > 1 and output != "soft":
+            raise ValueError(
+                f"iterations={iterations} exchanges soft information with "
+                "the decoder; it needs output='soft' (hard decisions carry "
+                "no reliabilities to iterate on). Use iterations=1 with "
+                "output='hard'.")
+        if iterations > 1 and not getattr(detector, "takes_prior", False):
+            reason = getattr(detector, "no_prior_reason", "")
+            raise ValueError(
+                f"iterations={iterations} feeds the decoder's extrinsic "
+                f"LLRs back as a prior, but {type(detector).__name__} does "
+                f"not take one ({reason}); use iterations=1 or a detector "
+                "with takes_prior = True (BCJR, max-log BCJR, BCJRNet, "
+                "symbol-wise).")
         if isinstance(hard_llr, bool) or not isinstance(
                 hard_llr, numbers.Real) or not 0 < hard_llr < np.inf:
             raise ValueError(f"`hard_llr` must be a finite number > 0, got "
@@ -299,6 +364,7 @@ class CodedLink(Block):
         self.num_iter = num_iter
         self.hard_llr = float(hard_llr)
         self.interleave = bool(interleave)
+        self.iterations = iterations
         self._code = _shared_code(self.k, self.n, self.num_iter,
                                   self.precision)
         # decoder_graph: the shared decoder as a tf.function (any batch)
@@ -406,12 +472,35 @@ class CodedLink(Block):
 
     def _receive(self, y, no, csi_seed):
         """Deinterleaved code-bit LLRs and symbol decisions of received
-        frames ``y`` (the receiver half of :meth:`transmit`)."""
-        out = self.link.detect(y, no, csi_seed=csi_seed)
-        llr, s_hat = self._llrs(out)
-        if self.interleave:
-            llr = self._deinterleaver(llr)
+        frames ``y`` (the receiver half of :meth:`transmit`): the input of
+        the final decoding, after ``iterations - 1`` turbo exchanges."""
+        prior = None
+        for it in range(self.iterations):
+            out = self.link.detect(y, no, csi_seed=csi_seed, prior=prior)
+            llr, s_hat = self._llrs(out)
+            if prior is not None:                  # extrinsic information
+                llr = llr - prior
+            llr = self._deinterleave(llr)
+            if it + 1 < self.iterations:
+                prior = self._interleave(self._decoder_extrinsic(llr))
         return llr, s_hat
+
+    def _deinterleave(self, llr):
+        return self._deinterleaver(llr) if self.interleave else llr
+
+    def _interleave(self, llr):
+        return self._interleaver(llr) if self.interleave else llr
+
+    def _decoder_extrinsic(self, llr):
+        """The soft decoder's extrinsic code-bit LLRs (posterior minus its
+        input, clipped at :data:`PRIOR_LLR_MAX`) for code-bit LLRs
+        ``llr`` ``[batch, n]`` (codeword order)."""
+        llr_in = tf.clip_by_value(tf.cast(llr, self.decoder.rdtype),
+                                  -PRIOR_LLR_MAX, PRIOR_LLR_MAX)
+        posterior = self._code.soft_graph(llr_in)
+        extrinsic = tf.clip_by_value(posterior - llr_in, -PRIOR_LLR_MAX,
+                                     PRIOR_LLR_MAX)
+        return tf.cast(extrinsic, self.rdtype)
 
     def draw(self, batch_size, no, seed=None):
         """Information bits through the encoder, interleaver, mapper and
@@ -432,9 +521,7 @@ class CodedLink(Block):
                                             dtype=tf.int32)
         b = tf.cast(b, self.rdtype)
         c = self.encoder(b)
-        if self.interleave:
-            c = self._interleaver(c)
-        s = self.bits_to_indices(c)
+        s = self.bits_to_indices(self._interleave(c))
         x = tf.gather(self._points, s)
         y = self.link.channel(x, no, seed=ch_seed)
         return b, s, y, csi_seed
@@ -445,8 +532,9 @@ class CodedLink(Block):
         must match too)."""
         if type(other) is not type(self) or self.draw_key() != \
                 other.draw_key() or (self.output, self.num_iter,
-                                     self.hard_llr) != \
-                (other.output, other.num_iter, other.hard_llr):
+                                     self.hard_llr, self.iterations) != \
+                (other.output, other.num_iter, other.hard_llr,
+                 other.iterations):
             raise ValueError("adopt_receiver takes the receiver of a coded "
                              "link with the same code, interleaver and "
                              "output; build a new link instead.")

@@ -118,12 +118,15 @@ class DetectorSpec:
     """A detector by registry name, with its options and CSI case.
 
     ``output`` (``"soft"`` | ``"hard"``) is what a coded link's decoder
-    gets from it; ``None`` in configs without a ``[code]`` section."""
+    gets from it and ``iterations`` its turbo passes
+    (:class:`rxsim.coded.CodedLink`); both ``None`` in configs without a
+    ``[code]`` section."""
     name: str
     label: str
     csi: str = "perfect"
     options: dict = field(default_factory=dict)
     output: str | None = None
+    iterations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,9 @@ class SweepConfig:
         if self.code is not None:
             payload["code"] = dataclasses.asdict(self.code)
             payload["detector"]["output"] = detector.output
+            # one-shot curves (I = 1) hash as before turbo links existed
+            if detector.iterations not in (None, 1):
+                payload["detector"]["iterations"] = detector.iterations
         return payload
 
 
@@ -218,9 +224,11 @@ _SECTIONS = {
     "sweep": {"snr_db": (list, dict), "target_errors": int,
               "max_symbols": int, "confidence": float},
     # any other key of a [[detector]] table is an option of that detector
-    "detector": {"name": str, "label": str, "csi": str, "output": str},
+    "detector": {"name": str, "label": str, "csi": str, "output": str,
+                 "iterations": (int, list)},
     "code": {"type": str, "k": int, "n": int, "num_iter": int,
-             "interleave": bool, "hard_llr": float},
+             "interleave": bool, "hard_llr": float,
+             "iterations": (int, list)},
 }
 _MAX_SNR_POINTS = 1000
 _DEFAULTS = {"seed": 1, "constellation": "bpsk", "frame_length": 100,
@@ -260,6 +268,26 @@ def _positive(table, section, key, problems, default):
     if _type_ok(value, int) and not isinstance(value, bool) and value < 1:
         problems.append(f"[{section}] {key} must be >= 1, got {value}")
     return value
+
+
+#: Most turbo passes a config may ask for (each one costs a detector and a
+#: decoder run).
+_MAX_ITERATIONS = 100
+
+
+def _iterations(value, where, problems):
+    """``iterations = I`` or ``[I1, I2, ...]`` -> a tuple of distinct ints
+    >= 1 (one curve each); ``()`` after a problem."""
+    values = value if isinstance(value, list) else [value]
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int)
+           or not 1 <= v <= _MAX_ITERATIONS]
+    if not values or bad or len(set(values)) != len(values):
+        problems.append(
+            f"{where} iterations must be an integer in 1..{_MAX_ITERATIONS} "
+            f"(turbo detector passes; 1 = one-shot) or a list of distinct "
+            f"ones, got {value!r}")
+        return ()
+    return tuple(values)
 
 
 def _snr_grid(spec, problems):
@@ -487,7 +515,7 @@ def _code(data, constellation, link, problems):
                     hard_llr=float(hard_llr))
 
 
-def _detectors(entries, problems, coded=False):
+def _detectors(entries, problems, coded=False, iterations=(1,)):
     from channels.csi import parse_csi
 
     specs, labels = [], set()
@@ -533,6 +561,12 @@ def _detectors(entries, problems, coded=False):
                     "detector's pilots and LMMSE take per-frame taps); use "
                     "per=frame")
         output = entry.get("output")
+        if "iterations" in entry and not coded:
+            problems.append(f"{where} iterations applies to coded links "
+                            "(turbo detection-decoding); add a [code] "
+                            "section or remove iterations")
+        passes = (_iterations(entry["iterations"], where, problems)
+                  if "iterations" in entry else iterations)
         if output is not None and not coded:
             problems.append(f"{where} output = {output!r} applies to coded "
                             "links only; add a [code] section or remove "
@@ -545,18 +579,40 @@ def _detectors(entries, problems, coded=False):
         default_output = "hard" if name in _HARD_OUTPUT else "soft"
         if coded and output is None:
             output = default_output
+        if coded and max(passes, default=1) > 1:
+            problems.extend(_turbo_problems(where, name, output, options))
+        if len(problems) > before:
+            continue
         label = entry.get("label", name if csi == "perfect"
                           else f"{name} ({csi})")
         if output is not None and output != default_output and \
                 "label" not in entry:
             label += f" [{output}]"
-        if label in labels:
-            problems.append(f"{where} label {label!r} used twice; give "
-                            "each detector a distinct label")
-        labels.add(label)
-        specs.append(DetectorSpec(name=name, label=label, csi=csi,
-                                  options=options, output=output))
+        turbo = coded and passes != (1,)
+        for passes_i in (passes if coded else (None,)):
+            label_i = f"{label} I={passes_i}" if turbo else label
+            if label_i in labels:
+                problems.append(f"{where} label {label_i!r} used twice; "
+                                "give each detector a distinct label")
+            labels.add(label_i)
+            specs.append(DetectorSpec(name=name, label=label_i, csi=csi,
+                                      options=options, output=output,
+                                      iterations=passes_i))
     return tuple(specs)
+
+
+def _turbo_problems(where, name, output, options):
+    """Why a detector entry cannot run turbo passes (empty if it can)."""
+    if output != "soft":
+        return [f"{where} ({name}) iterations > 1 exchanges soft "
+                f"information with the decoder; it needs output = 'soft' "
+                f"(this entry's output is {output!r})"]
+    cls = DETECTORS[name].detector_class(options)
+    if getattr(cls, "takes_prior", False):
+        return []
+    return [f"{where} ({name}) iterations > 1 feeds the decoder's "
+            f"extrinsic LLRs back as a prior, but {cls.__name__} does not "
+            f"take one: {cls.no_prior_reason}; use iterations = 1 for it"]
 
 
 def parse_config(data, source="config"):
@@ -603,11 +659,14 @@ def parse_config(data, source="config"):
     snrs = (_snr_grid(snr_spec, problems)
             if _type_ok(snr_spec, (list, dict)) else ())
     code = _code(data, constellation, link, problems)
+    iterations = (1,)
     if code is not None:                    # one codeword per frame
         bps = make_constellation(constellation).num_bits_per_symbol
         values["frame_length"] = code.n // bps
+        iterations = _iterations(data["code"].get("iterations", 1),
+                                 "[code]", problems) or (1,)
     detectors = _detectors(data.get("detector"), problems,
-                           coded="code" in data)
+                           coded="code" in data, iterations=iterations)
     _channel_kind_problems(channels, constellation, link, detectors, problems)
     if problems:
         raise ConfigError(problems, source)

@@ -194,18 +194,23 @@ class Link(Block):
         return tuple(tf.unstack(
             tf.random.experimental.stateless_split(seed, 3)))
 
-    def detect(self, y, no, *, csi_seed=None):
+    def detect(self, y, no, *, csi_seed=None, prior=None):
         """The receiver: on received samples ``y`` ``[batch, T]``, the
         believed taps (fixed, or of the CSI case, drawn with ``csi_seed``)
         and the detector's output (log-probabilities ``[batch, T, M]`` or
-        indices ``[batch, T]``)."""
+        indices ``[batch, T]``). ``prior``: a-priori bit LLRs ``[batch, T
+        * bits]`` for detectors that take them (turbo detection, see
+        :class:`rxsim.coded.CodedLink`); the same ``csi_seed`` gives the
+        same believed taps at every call."""
         no_rx = no if self._noise_variance is None else tf.cast(
             self._noise_variance, tf.convert_to_tensor(no).dtype)
+        extra = {} if prior is None else {"prior": prior}
         if self._believed is not None:
             return self.detector(y, no_rx,
-                                 taps=tf.convert_to_tensor(self._believed))
+                                 taps=tf.convert_to_tensor(self._believed),
+                                 **extra)
         if self.csi is None:
-            return self.detector(y, no_rx)
+            return self.detector(y, no_rx, **extra)
         per_symbol = ({"num_symbols": y.shape[1]}
                       if getattr(self.csi, "per_symbol", False) else {})
         batch_size = y.shape[0] if y.shape[0] is not None else \
@@ -213,7 +218,7 @@ class Link(Block):
         believed = self.csi.believed_taps(
             self.channel.taps, no, batch_size, seed=csi_seed,
             constellation=self.transmitter.constellation, **per_symbol)
-        return self.detector(y, no_rx, taps=believed)
+        return self.detector(y, no_rx, taps=believed, **extra)
 
     def call(self, batch_size, no, seed=None):
         s, y, csi_seed = self.draw(batch_size, no, seed)

@@ -36,14 +36,20 @@ class DetectorEntry:
     # a class of the user's (register_detector) instead of detectors.<name>
     cls: type | None = None
 
+    def detector_class(self, options):
+        """The class a config entry with ``options`` builds."""
+        cls_name = self.cls_name
+        if self.variants:
+            cls_name = self.variants.get(
+                {**self.fixed, **options}.get("likelihood"), cls_name)
+        return self.cls or getattr(detectors, cls_name)
+
     def build(self, taps, constellation, options):
         kwargs = {**self.fixed, **{k: v for k, v in options.items()
                                    if k not in TRAINING_OPTIONS}}
-        cls_name = self.cls_name
-        if self.variants:
-            cls_name = self.variants.get(kwargs.pop("likelihood", None),
-                                         cls_name)
-        cls = self.cls or getattr(detectors, cls_name)
+        cls = self.detector_class(kwargs)
+        if self.variants:           # the option chose the class
+            kwargs.pop("likelihood", None)
         if not self.learned:
             return cls(taps, constellation=constellation, **kwargs)
         if self.cls_name == "SBRNN":

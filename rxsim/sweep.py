@@ -306,7 +306,8 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
                          channel_cls(taps, constellation=cfg.constellation),
                          detector, k=code.k, n=code.n, output=det.output,
                          num_iter=code.num_iter, hard_llr=code.hard_llr,
-                         interleave=code.interleave, csi=csi,
+                         interleave=code.interleave,
+                         iterations=det.iterations, csi=csi,
                          noise_variance=noise_variance,
                          believed_taps=believed)
     return Link(Transmitter(cfg.constellation),
