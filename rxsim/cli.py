@@ -55,10 +55,29 @@ def _rate(value):
     return "-" if value is None else f"{value:.3e}"
 
 
+# a row's axis -> the heading of its snr_db value in tables
+_AXIS_HEADS = {"snr": "SNR", "ebno": "Eb/N0"}
+
+
+def _axis_cells(rows):
+    """The heading(s) and cells of the rows' ``snr_db`` value: ``SNR`` or
+    ``Eb/N0`` (dB) by the rows' ``axis``, and an ``axis`` column beside
+    the value when the rows mix both."""
+    axes = [r.get("axis") or "snr" for r in rows]
+    values = [f"{r['snr_db']:.1f}" for r in rows]
+    if len(set(axes)) <= 1:
+        head = _AXIS_HEADS.get(axes[0] if axes else "snr", "SNR")
+        return (head,), [(v,) for v in values], (True,)
+    return (("SNR|Eb/N0", "axis"),
+            [(v, _AXIS_HEADS.get(a, a)) for v, a in zip(values, axes)],
+            (True, False))
+
+
 def format_table(rows):
     """A plain-text SER table of results rows (SER, BER and BLER with the
     BLER interval when a row is a coded point); columns are as wide as
-    their longest entry.
+    their longest entry. The value column is headed ``SNR`` or ``Eb/N0``
+    (dB) by the rows' ``axis`` (rows of both get an ``axis`` column).
 
     Parameters
     ----------
@@ -82,30 +101,33 @@ def format_table(rows):
     """
     if any(r.get("bler") is not None for r in rows):
         return _format_coded_table(rows)
-    head = ("detector", "csi", "channel", "SNR", "errors", "symbols", "SER",
-            "CI (Wilson)")
-    cells = [(r["detector"], r["csi"], r["channel"], f"{r['snr_db']:.1f}",
+    x_head, x_cells, x_right = _axis_cells(rows)
+    head = ("detector", "csi", "channel", *x_head, "errors", "symbols",
+            "SER", "CI (Wilson)")
+    cells = [(r["detector"], r["csi"], r["channel"], *x,
               str(r["errors"]), str(r["symbols"]), f"{r['ser']:.3e}",
-              f"[{r['ser_lo']:.2e}, {r['ser_hi']:.2e}]") for r in rows]
-    right = (False, False, False, True, True, True, True, False)
+              f"[{r['ser_lo']:.2e}, {r['ser_hi']:.2e}]")
+             for r, x in zip(rows, x_cells)]
+    right = (False, False, False, *x_right, True, True, True, False)
     return "\n".join(_columns(head, cells, right))
 
 
 def _format_coded_table(rows):
-    head = ("detector", "csi", "channel", "SNR", "SER", "BER", "blk err",
+    x_head, x_cells, x_right = _axis_cells(rows)
+    head = ("detector", "csi", "channel", *x_head, "SER", "BER", "blk err",
             "blocks", "BLER", "CI (Wilson)")
     cells = []
-    for r in rows:
+    for r, x in zip(rows, x_cells):
         blocks = "-" if r.get("blocks") is None else str(r["blocks"])
         block_errors = ("-" if r.get("block_errors") is None
                         else str(r["block_errors"]))
         ci = ("" if r.get("bler") is None else
               f"[{r['bler_lo']:.2e}, {r['bler_hi']:.2e}]")
-        cells.append((r["detector"], r["csi"], r["channel"],
-                       f"{r['snr_db']:.1f}", _rate(r["ser"]),
-                       _rate(r["ber"]), block_errors, blocks,
-                       _rate(r.get("bler")), ci))
-    right = (False, False, False, True, True, True, True, True, True, False)
+        cells.append((r["detector"], r["csi"], r["channel"], *x,
+                      _rate(r["ser"]), _rate(r["ber"]), block_errors,
+                      blocks, _rate(r.get("bler")), ci))
+    right = (False, False, False, *x_right, True, True, True, True, True,
+             False)
     lines = _columns(head, cells, right)
     lines.append("(SER: uncoded symbol decisions; BER: information bits "
                  "after decoding)")
@@ -218,7 +240,8 @@ def sweep(
     def progress(point):
         bar = tqdm(total=cfg.max_symbols, unit="sym", unit_scale=True,
                    leave=False, disable=quiet, file=sys.stderr,
-                   desc=f"{point.key.detector} @ {point.key.snr_db:g} dB")
+                   desc=f"{point.key.detector} @ {point.key.snr_db:g} dB"
+                   + (" Eb/N0" if point.key.axis == "ebno" else ""))
 
         def update(errors, symbols):
             bar.update(min(symbols, cfg.max_symbols) - bar.n)
@@ -305,10 +328,10 @@ def plot_cmd(
             _fail("--ratio-to plots one metric; give one --metric "
                   "(ser, ber or bler).")
         m = "ser" if metrics is None else metrics[0]
-        lines = _ratio_lines(db, experiment, ratio_to, m)
+        lines, xlabel = _ratio_lines(db, experiment, ratio_to, m)
         try:
             files = plot_ratio(lines, output, reference=ratio_to,
-                               title=experiment, metric=m)
+                               title=experiment, metric=m, xlabel=xlabel)
         except ValueError as e:
             _fail(str(e))
         typer.echo("figure: " + ", ".join(str(f) for f in files))
@@ -343,10 +366,13 @@ def _compare_store(db, experiment, compare):
 
 def _ratio_lines(db, experiment, reference, metric):
     """Comparisons of every other detector (replicates as their base) with
-    ``reference``, for ``rxsim plot --ratio-to``."""
+    ``reference``, for ``rxsim plot --ratio-to``, and their x-axis label
+    (SNR or Eb/N0, :func:`rxsim.plots.axis_label`)."""
     from .paired import compare_rows, replicate_base
+    from .plots import axis_label
 
     def compare(rows, frame_counts):
+        xlabel = axis_label(rows)       # refuses rows of both axes
         labels = {r["detector"] for r in rows}
         own = replicate_base(reference)
         names = sorted({(replicate_base(lab) or (lab,))[0] for lab in labels}
@@ -364,7 +390,7 @@ def _ratio_lines(db, experiment, reference, metric):
                 raise problems[0]
             raise ValueError(f"the store holds no detector besides "
                              f"{reference!r} to compare with it.")
-        return lines
+        return lines, xlabel
     return _compare_store(db, experiment, compare)
 
 
@@ -570,8 +596,9 @@ def status(
         typer.echo(f"{cfg.name}: {len(points) - len(pending)} of "
                    f"{len(points)} finished, {len(pending)} pending")
         for p in pending:
+            unit = " Eb/N0" if p.key.axis == "ebno" else ""
             typer.echo(f"  pending: {p.key.detector} | {p.key.csi} | "
-                       f"{p.key.channel} | {p.key.snr_db:g} dB")
+                       f"{p.key.channel} | {p.key.snr_db:g} dB{unit}")
 
 
 @app.command()

@@ -161,6 +161,9 @@ class SweepConfig:
     xla: bool
     detectors: tuple
     code: CodeSpec | None = None
+    # what the snr_db grid holds: "snr" (no = 10**(-snr_db/10)) or "ebno"
+    # (Eb/N0 in dB; rxsim.sweep.noise_variance)
+    axis: str = "snr"
 
     def with_seed(self, seed):
         """A copy with another sweep seed."""
@@ -186,6 +189,8 @@ class SweepConfig:
         }
         if self.code is not None:
             payload["code"] = dataclasses.asdict(self.code)
+        if self.axis != "snr":   # the default leaves older hashes alone
+            payload["axis"] = self.axis
         return config_hash(payload)
 
     def hash_payload(self, channel, detector):
@@ -211,6 +216,8 @@ class SweepConfig:
             # one-shot curves (I = 1) hash as before turbo links existed
             if detector.iterations not in (None, 1):
                 payload["detector"]["iterations"] = detector.iterations
+        if self.axis != "snr":   # Eb/N0 grid: other noise, other numbers
+            payload["axis"] = self.axis
         return payload
 
 
@@ -221,7 +228,7 @@ _SECTIONS = {
              "xla": bool},
     "channel": {"kind": str, "memory": int, "gamma": (float, list),
                 "taps": list, "normalize": bool, "phases": list},
-    "sweep": {"snr_db": (list, dict), "target_errors": int,
+    "sweep": {"snr_db": (list, dict), "axis": str, "target_errors": int,
               "max_symbols": int, "confidence": float},
     # any other key of a [[detector]] table is an option of that detector
     "detector": {"name": str, "label": str, "csi": str, "output": str,
@@ -324,6 +331,34 @@ def _snr_grid(spec, problems):
 
 
 _CHANNEL_KINDS = ("isi", "poisson")
+SWEEP_AXES = ("snr", "ebno")
+
+
+def _sweep_axis(sweep, constellation, channels, problems):
+    """``[sweep] axis``: ``"snr"`` (default) or ``"ebno"`` (the grid is
+    Eb/N0 in dB, see :func:`rxsim.sweep.noise_variance`)."""
+    from signals.constellations import constellation_name
+
+    axis = sweep.get("axis", "snr")
+    if not isinstance(axis, str):
+        return "snr"                 # its type is reported already
+    if axis not in SWEEP_AXES:
+        problems.append(f"[sweep] axis {axis!r} unknown; allowed: "
+                        f"{', '.join(map(repr, SWEEP_AXES))}")
+        return "snr"
+    if axis == "ebno":
+        try:
+            ook = constellation_name(make_constellation(constellation)) \
+                == "ook"
+        except (ValueError, TypeError):
+            ook = False              # reported with [link] already
+        if ook or any(c.kind == "poisson" for c in channels):
+            problems.append(
+                "[sweep] axis = 'ebno' needs a Gaussian ('isi') channel and "
+                "a unit-energy constellation; on-off keying through a "
+                "'poisson' channel has no Eb/N0 (its grid is rho in dB): "
+                "use axis = 'snr'")
+    return axis
 
 
 def _channels(table, problems):
@@ -658,6 +693,7 @@ def parse_config(data, source="config"):
     snr_spec = sweep.get("snr_db")
     snrs = (_snr_grid(snr_spec, problems)
             if _type_ok(snr_spec, (list, dict)) else ())
+    axis = _sweep_axis(sweep, constellation, channels, problems)
     code = _code(data, constellation, link, problems)
     iterations = (1,)
     if code is not None:                    # one codeword per frame
@@ -675,7 +711,7 @@ def parse_config(data, source="config"):
         constellation=constellation, channels=channels, snr_db=snrs,
         confidence=float(confidence),
         xla=link.get("xla", _default_xla(channels)),
-        detectors=detectors, code=code, **values)
+        detectors=detectors, code=code, axis=axis, **values)
 
 
 def load_config(path):

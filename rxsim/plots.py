@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["plot_ser", "plot_ratio", "save_figure", "METRICS",
-           "default_metrics"]
+           "default_metrics", "AXIS_LABELS", "axis_label"]
 
 #: metric -> (value column, lower CI column, upper CI column, axis label)
 METRICS = {
@@ -21,6 +21,33 @@ METRICS = {
     "ber": ("ber", "ber_lo", "ber_hi", "bit error rate"),
     "bler": ("bler", "bler_lo", "bler_hi", "block error rate"),
 }
+
+
+#: a row's ``axis`` -> the label of its ``snr_db`` value
+AXIS_LABELS = {"snr": "SNR [dB]", "ebno": "Eb/N0 [dB]"}
+
+
+def axis_label(rows):
+    """The x-axis label of ``rows``: ``"SNR [dB]"`` or ``"Eb/N0 [dB]"`` by
+    their ``axis`` (rows without one are on the SNR axis). Rows on both
+    axes cannot share an abscissa: a ValueError says so.
+
+    Example
+    -------
+    >>> axis_label([{"snr_db": 4.0}]), axis_label([{"axis": "ebno"}])
+    ('SNR [dB]', 'Eb/N0 [dB]')
+    """
+    axes = {r.get("axis") or "snr" for r in rows}
+    unknown = axes - set(AXIS_LABELS)
+    if unknown:
+        raise ValueError(f"unknown axis {sorted(unknown)} in the rows; "
+                         f"allowed: {', '.join(AXIS_LABELS)}")
+    if len(axes) > 1:
+        raise ValueError("the rows mix SNR and Eb/N0 points ([sweep] axis "
+                         "'snr' and 'ebno'), which cannot share an x axis; "
+                         "plot one experiment at a time (--experiment), or "
+                         "keep each axis in its own experiment.")
+    return AXIS_LABELS[axes.pop() if axes else "snr"]
 
 
 def default_metrics(rows):
@@ -54,8 +81,9 @@ def _curves(rows):
 
 
 def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
-    """Plot error rates vs SNR per detector with confidence intervals as
-    error bars.
+    """Plot error rates vs SNR (or Eb/N0: the rows' ``axis``,
+    :func:`axis_label`) per detector with confidence intervals as error
+    bars.
 
     Points with zero errors are drawn as a downward triangle at the upper
     confidence bound (the rate is below it), since a log axis cannot show 0.
@@ -94,6 +122,7 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
                          "points (run `rxsim sweep` first, or check "
                          "--experiment).")
     metrics = _metrics(metric, rows)
+    xlabel = axis_label(rows)
     for m in metrics:
         if not any(r.get(METRICS[m][0]) is not None for r in rows):
             raise ValueError(f"no point has a {m.upper()} (BLER needs a "
@@ -131,7 +160,7 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
             ax.set_yscale("log")
             ax.set_title(channel if len(metrics) == 1
                          else f"{channel}: {m.upper()}", fontsize=10)
-            ax.set_xlabel("SNR [dB]")
+            ax.set_xlabel(xlabel)
             ax.grid(True, which="both", alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8)
@@ -146,7 +175,7 @@ def plot_ser(rows, path, title=None, formats=("png", "pdf"), metric=None):
 
 
 def plot_ratio(lines, path, *, reference, title=None, formats=("png", "pdf"),
-               metric="ser"):
+               metric="ser", xlabel="SNR [dB]"):
     """Plot each detector's error-rate ratio to a reference detector vs SNR,
     with the paired intervals as error bars (log axis, a line at 1).
 
@@ -172,6 +201,8 @@ def plot_ratio(lines, path, *, reference, title=None, formats=("png", "pdf"),
     formats : tuple of str
     metric : "ser" | "ber" | "bler"
         The compared rate (axis label).
+    xlabel : str
+        The x-axis label (:func:`axis_label` of the compared rows).
 
     Output
     ------
@@ -255,7 +286,7 @@ def plot_ratio(lines, path, *, reference, title=None, formats=("png", "pdf"),
         ax.set_yscale("log")
         ax.set_ylim(bottom, top * 1.5)
         ax.set_title(panel, fontsize=10)
-        ax.set_xlabel("SNR [dB]")
+        ax.set_xlabel(xlabel)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)

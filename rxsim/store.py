@@ -40,6 +40,13 @@ Decisions
   counts or not at all. A schema-3 file gets the (empty) table on open;
   its rows have no frame counts (:meth:`ResultsStore.frame_counts`
   returns ``None`` for them) and are compared unpaired.
+- Schema 5 adds ``axis``, the unit of a row's ``snr_db`` value: ``'snr'``
+  (``no = 10**(-snr_db/10)``) or ``'ebno'`` (Eb/N0 in dB, ``[sweep] axis
+  = "ebno"``, :func:`rxsim.sweep.noise_variance`). The value's column
+  keeps its name ``snr_db``. The column is ``NOT NULL DEFAULT 'snr'``, so
+  a schema-4 file migrated in place reads its rows as ``'snr'``. The axis
+  is not a key column: a point on the Eb/N0 grid has its own config hash
+  (:meth:`rxsim.config.SweepConfig.point_hash`).
 - WAL journal: readers (plots, exports) never block the writer.
 """
 
@@ -55,9 +62,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 __all__ = ["ResultsStore", "PointKey", "StoreError", "SCHEMA_VERSION",
-           "SNR_DECIMALS", "COLUMNS"]
+           "SNR_DECIMALS", "COLUMNS", "AXES"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SNR_DECIMALS = 9
 # "rxsm" in ASCII: marks a database as an rxsim results store.
 APPLICATION_ID = 0x7278736D
@@ -98,6 +105,7 @@ CREATE TABLE points (
     bler_cp_lo   REAL,
     bler_cp_hi   REAL,
     ser_deff     REAL,
+    axis         TEXT    NOT NULL DEFAULT 'snr',
     confidence   REAL    NOT NULL,
     batches      INTEGER NOT NULL,
     wall_time    REAL    NOT NULL,
@@ -134,7 +142,11 @@ _MIGRATIONS = {
     2: ["ALTER TABLE points ADD COLUMN ser_deff REAL"],
     # Schema 3 -> 4: per-frame counts (old points have none).
     3: [_FRAME_COUNTS_SCHEMA],
+    # Schema 4 -> 5: the unit of snr_db (older rows are on the SNR axis).
+    4: ["ALTER TABLE points ADD COLUMN axis TEXT NOT NULL DEFAULT 'snr'"],
 }
+#: Values of the ``axis`` column (and of :attr:`PointKey.axis`).
+AXES = ("snr", "ebno")
 
 
 def _typecode(size):
@@ -151,7 +163,7 @@ _FRAME_TOTALS = ("errors", "bit_errors", "block_errors")
 
 #: Columns of a row as returned by :meth:`ResultsStore.points` and written
 #: by :meth:`ResultsStore.export_csv`, in order.
-COLUMNS = ("experiment", "detector", "channel", "csi", "snr_db",
+COLUMNS = ("experiment", "detector", "channel", "csi", "snr_db", "axis",
            "config_hash", "seed", "code_version", "errors", "symbols",
            "bit_errors", "bits", "ser", "ber", "ser_lo", "ser_hi",
            "ser_cp_lo", "ser_cp_hi", "ber_lo", "ber_hi", "ber_cp_lo",
@@ -190,6 +202,9 @@ class PointKey:
     config_hash : str
         Hash of the configuration that produced the point; a changed
         config makes new points instead of mixing results.
+    axis : "snr" | "ebno"
+        What ``snr_db`` holds: SNR or Eb/N0 in dB (stored in the ``axis``
+        column; not a key column, the config hash tells the two apart).
     """
 
     experiment: str
@@ -198,6 +213,7 @@ class PointKey:
     csi: str
     snr_db: float
     config_hash: str
+    axis: str = "snr"
 
     def __post_init__(self):
         for name in ("experiment", "detector", "channel", "csi",
@@ -209,6 +225,9 @@ class PointKey:
             if not value:
                 raise ValueError(f"`{name}` must not be empty.")
         object.__setattr__(self, "snr_db", normalise_snr(self.snr_db))
+        if self.axis not in AXES:
+            raise ValueError(f"`axis` must be one of {AXES}, got "
+                             f"{self.axis!r}.")
 
     def as_tuple(self):
         """The key in column order."""
@@ -236,7 +255,7 @@ class ResultsStore:
     StoreError
         The file is not SQLite, belongs to another application, or has a
         newer schema than this rxsim understands. An older schema with a
-        migration (versions 1 to 3) is upgraded in place.
+        migration (versions 1 to 4) is upgraded in place.
 
     Notes
     -----
@@ -428,7 +447,7 @@ class ResultsStore:
 
         row = dict(zip(_KEY_COLUMNS, key.as_tuple()))
         row.update(
-            seed=int(seed), code_version=code_version,
+            axis=key.axis, seed=int(seed), code_version=code_version,
             errors=int(result.errors), symbols=int(result.symbols),
             bit_errors=opt_int(result.bit_errors), bits=opt_int(result.bits),
             ser=float(result.ser), ber=opt_float(result.ber),

@@ -45,29 +45,110 @@ from .config import snr_to_no
 from .link import Link
 from .montecarlo import point_seed, simulate_points
 from .registry import DETECTORS, check_detector_options, training_options
-from .store import PointKey, ResultsStore
+from .store import PointKey, ResultsStore, normalise_snr
 from .pilots import pilot_data
 from .transmitter import Transmitter
 
-__all__ = ["SweepPoint", "sweep_points", "point_groups", "data_seed",
+__all__ = ["SweepPoint", "noise_variance", "point_noise_variance",
+           "sweep_points", "point_groups", "data_seed",
            "pilot_seed", "fit_seed", "build_link", "simulate_sweep_point",
            "simulate_sweep_points",
            "checkpoint_dir", "CheckpointWarning",
            "pending_points", "record_point", "run_sweep", "run_study"]
 
 
+def noise_variance(value_db, axis="snr", taps=None, constellation="bpsk",
+                   coderate=1.0):
+    """Noise variance ``no`` of a grid value in dB: the one place that
+    turns the ``[sweep] snr_db`` grid into noise, for both backends.
+
+    - ``axis = "snr"``: ``no = 10**(-value_db/10)`` with unnormalised taps
+      (:func:`rxsim.config.snr_to_no`; ``taps``, ``constellation`` and
+      ``coderate`` are not used).
+    - ``axis = "ebno"``: ``value_db`` is Eb/N0 in dB and
+
+      ``no = ebnodb2no(value_db, bits_per_symbol, coderate) * sum_l |h_l|^2
+      (/ 2 for a real constellation)``
+
+      with Sionna's :func:`sionna.phy.utils.ebnodb2no`, i.e. ``N0 = Es /
+      (coderate * bits_per_symbol * Eb/N0)``, where ``Es = sum_l |h_l|^2``
+      is the received energy per symbol (rxsim's constellations have unit
+      energy, the taps are the channel's true ones). ``coderate`` is
+      ``k/n`` of the ``[code]`` (1 uncoded). For a complex constellation
+      rxsim's ``no`` is the total complex variance (as Sionna's AWGN), so
+      ``no = N0``; for a real one (PAM, BPSK: real ``y``) it is the
+      variance per real dimension, ``N0/2`` (what Sionna's complex AWGN of
+      variance ``N0`` puts on the real part). The preamble's ``L-1``
+      symbols per frame are not counted as overhead.
+
+    Example
+    -------
+    >>> from rxsim.sweep import noise_variance
+    >>> noise_variance(10.0)
+    0.1
+    >>> round(noise_variance(0.0, "ebno", taps=[1.0], constellation="bpsk"),
+    ...       12)                      # Q(sqrt(2 Eb/N0)) for BPSK
+    0.5
+    >>> round(noise_variance(0.0, "ebno", taps=[1.0, 1.0],
+    ...                      constellation="qpsk", coderate=0.5), 12)
+    2.0
+    """
+    if axis == "snr":
+        return snr_to_no(value_db)
+    if axis != "ebno":
+        raise ValueError(f"`axis` must be 'snr' or 'ebno', got {axis!r}.")
+    from sionna.phy.utils import ebnodb2no
+    from signals.constellations import is_real, make_constellation
+
+    if taps is None:
+        raise ValueError("axis 'ebno' needs the channel's `taps` (their "
+                         "energy is the received energy per symbol).")
+    c = make_constellation(constellation)
+    if c.constellation_type not in ("pam", "qam"):
+        raise ValueError(f"axis 'ebno' needs a unit-energy PAM or QAM "
+                         f"constellation, got {constellation!r}.")
+    energy = float(np.sum(np.abs(np.asarray(taps)) ** 2))
+    no = float(ebnodb2no(float(value_db), c.num_bits_per_symbol,
+                         float(coderate), precision="double")) * energy
+    return no / 2.0 if is_real(c) else no
+
+
+def point_noise_variance(cfg, channel, value_db):
+    """:func:`noise_variance` of one grid value of ``cfg`` on ``channel``
+    (its true taps, the config's constellation, axis and code rate).
+
+    Example
+    -------
+    >>> from rxsim.config import parse_config
+    >>> cfg = parse_config({"experiment": {"name": "demo"},
+    ...                     "channel": {"taps": [1.0, 1.0]},
+    ...                     "sweep": {"snr_db": [0], "axis": "ebno"},
+    ...                     "detector": [{"name": "bcjr"}]})
+    >>> round(point_noise_variance(cfg, cfg.channels[0], 0.0), 12)
+    1.0
+    """
+    if cfg.axis == "snr":
+        return snr_to_no(value_db)
+    coderate = 1.0 if cfg.code is None else cfg.code.k / cfg.code.n
+    return noise_variance(value_db, cfg.axis, channel.tap_array(),
+                          cfg.constellation, coderate)
+
+
 @dataclass(frozen=True)
 class SweepPoint:
-    """One point of a sweep: what to simulate and how it is keyed."""
+    """One point of a sweep: what to simulate and how it is keyed.
+
+    ``no`` is its noise variance (:func:`point_noise_variance`; ``None``
+    at construction: ``10**(-snr_db/10)``, the SNR axis)."""
     key: PointKey
     channel: object
     detector: object
     seed: int
+    no: float | None = None
 
-    @property
-    def no(self):
-        """Noise variance of this point."""
-        return snr_to_no(self.key.snr_db)
+    def __post_init__(self):
+        if self.no is None:
+            object.__setattr__(self, "no", snr_to_no(self.key.snr_db))
 
 
 def data_seed(cfg, channel, snr_db):
@@ -83,12 +164,15 @@ def sweep_points(cfg):
     for channel in cfg.channels:
         for snr in cfg.snr_db:
             seed = data_seed(cfg, channel, snr)
+            # the key's rounded value, as SweepPoint.no always used
+            no = point_noise_variance(cfg, channel, normalise_snr(snr))
             for det in cfg.detectors:
                 key = PointKey(experiment=cfg.name, detector=det.label,
                                channel=channel.label, csi=det.csi,
                                snr_db=float(snr),
-                               config_hash=cfg.point_hash(channel, det))
-                points.append(SweepPoint(key, channel, det, seed))
+                               config_hash=cfg.point_hash(channel, det),
+                               axis=cfg.axis)
+                points.append(SweepPoint(key, channel, det, seed, no))
     return points
 
 
@@ -175,7 +259,8 @@ def _trained(detector, checkpoint, train):
     return detector
 
 
-def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
+def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed,
+            to_no=None):
     """``train_symbols`` pilots, frames spread evenly over ``snrs`` (one SNR
     for per-point training), concatenated frame-wise. The frames of one
     SNR are drawn from ``point_seed(seed, "pilots", snr)``, so per-point
@@ -183,7 +268,10 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
     ``pilots_across_snr = "reuse"`` (the authors' recipe) the symbols and
     believed taps come from ``point_seed(seed, "pilots")`` at every SNR
     and only the noise is fresh (``point_seed(seed, "pilots-noise",
-    snr)``), as in the authors' script."""
+    snr)``), as in the authors' script. ``to_no`` (grid value -> noise
+    variance; ``None``: ``10**(-snr/10)``) sets the pilots' noise on an
+    Eb/N0 grid (:func:`point_noise_variance`); the seeds stay keyed by
+    the grid value."""
     reuse = train.get("pilots_across_snr", "fresh") == "reuse"
     frame = train["train_frame_length"]
     total = train["train_symbols"]
@@ -193,7 +281,9 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed):
         frames = -(-total // frame)
         counts = [frame * (frames // len(snrs) + (i < frames % len(snrs)))
                   for i in range(len(snrs))]
-    parts = [pilot_data(taps, snr_db=snr, num_symbols=n,
+    parts = [pilot_data(taps, num_symbols=n,
+                        **({"snr_db": snr} if to_no is None
+                           else {"no": to_no(snr)}),
                         constellation=constellation, csi=csi,
                         frame_length=frame,
                         seed=point_seed(seed, "pilots", *(
@@ -213,9 +303,11 @@ def _point_pilots(cfg, channel, snrs, train, csi):
     detector trains on, and what the ``estimated:from=training`` baseline
     of the same point estimates from (one function, so they cannot
     drift apart)."""
+    to_no = None if cfg.axis == "snr" else (
+        lambda value: point_noise_variance(cfg, channel, value))
     return _pilots(channel.tap_array(), snrs, train, cfg.constellation, csi,
                    channel.kind,
-                   pilot_seed(cfg, channel, csi, train["train_seed"]))
+                   pilot_seed(cfg, channel, csi, train["train_seed"]), to_no)
 
 
 def fit_seed(cfg, channel, det, snr_db=None):

@@ -362,12 +362,13 @@ def test_v1_store_is_migrated_in_place_and_keeps_its_rows(tmp_path):
                             bler_ci_cp=clopper_pearson_interval(7, 500))
         assert st.add_point(key(snr=4.0), coded, seed=2, code_version="y")
     cols, version = _columns(p)
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION == 5
     assert set(_V2_NEW) <= set(cols) and set(COLUMNS) == set(cols) - {"id"}
     assert "ser_deff" in cols
     assert old["errors"] == 123 and old["ser"] == 0.0123
     assert old["ber_cp_hi"] == 0.0096 and old["seed"] == 42
     assert all(old[c] is None for c in _V2_NEW + ("ser_deff",))
+    assert old["axis"] == "snr"                  # schema 5: SNR rows
     with ResultsStore(p) as st:                           # reopen: no-op
         rows = st.points()
         st.export_csv(tmp_path / "all.csv")
@@ -528,9 +529,9 @@ def test_v3_store_gets_the_frame_counts_table_and_keeps_its_rows(tmp_path):
     raw.close()
     assert {"points", "frame_counts"} <= tables
     cols, version = _columns(p)
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION == 5
     assert old["errors"] == 123 and old["ser_deff"] == 1.5
     with ResultsStore(p) as st:                           # reopen: no-op
         assert st.frame_counts(key(snr=4.0)) == {"errors": [2, 0, 1]}
         assert [r["snr_db"] for r in st.points()] == [3.0, 4.0]
-    assert _columns(p) == (cols, 4)
+    assert _columns(p) == (cols, SCHEMA_VERSION)
