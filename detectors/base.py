@@ -33,10 +33,13 @@ first, as Sionna labels them). They enter as the symbol log-prior
 ``sum_j b_j(i) P_j`` (up to a constant per symbol): added to every branch
 of a trellis (so BCJR computes the exact posterior under that prior and
 Viterbi the MAP sequence), and to the symbol logits of a memoryless
-detector. ``bit_llrs(y, no, prior=P, extrinsic=True)`` returns posterior
-minus prior, what a turbo loop hands the decoder. Detectors whose output
-would not be the posterior under the prior refuse it with a ``TypeError``
-saying why.
+detector. The LMMSE detector also reads the prior of the *other*
+symbols in its likelihood (soft interference cancellation; it overrides
+``_posterior_logits``), and each symbol's own prior is still added only
+once, after it. ``bit_llrs(y, no, prior=P, extrinsic=True)`` returns
+posterior minus prior, what a turbo loop hands the decoder. Detectors
+whose output would not be the posterior under the prior refuse it with a
+``TypeError`` saying why.
 """
 
 import numpy as np
@@ -289,16 +292,24 @@ class Detector(Block):
         return restore(llr)
 
     def _normalised(self, y, no, prior_logits=None, **inputs):
-        logits = self.symbol_logits(y, no, **inputs)
-        if prior_logits is not None:
-            logits = logits + prior_logits
+        logits = self._posterior_logits(y, no, prior_logits, **inputs)
         return logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
 
     def _hard_decisions(self, y, no, prior_logits=None, **inputs):
+        logits = self._posterior_logits(y, no, prior_logits, **inputs)
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    def _posterior_logits(self, y, no, prior_logits=None, **inputs):
+        """Unnormalised symbol log-posteriors: the likelihood logits plus
+        the symbol log-prior ``prior_logits`` ``[batch, T, M]`` (if any).
+        A detector whose likelihood itself reads the prior of the *other*
+        symbols (LMMSE's soft interference cancellation) overrides this
+        to hand it to its ``symbol_logits``; the prior of a symbol still
+        enters its own posterior only here, once."""
         logits = self.symbol_logits(y, no, **inputs)
         if prior_logits is not None:
             logits = logits + prior_logits
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return logits
 
     def symbol_logits(self, y, no):
         """Unnormalised symbol log-probabilities ``[batch, T, M]`` of

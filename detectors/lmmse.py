@@ -25,8 +25,31 @@ def _window_and_delay(memory, window, delay):
     return window, delay
 
 
+def _solve_pd(a, b):
+    """``a^-1 b`` for many small Hermitian positive definite systems ``a``
+    ``[..., n, n]``, ``b`` ``[..., n, 1]``: Gauss-Jordan elimination
+    without pivoting (stable for positive definite matrices, whose pivots
+    stay positive), unrolled over the static ``n`` as ``n`` whole-batch
+    updates. The Monte Carlo engine XLA-compiles links, and XLA's batched
+    Cholesky on CPU is slow for the ``batch * T`` systems of soft
+    interference cancellation: 20 x 1000 systems of 17 x 17 (L = 5) took
+    1.6 s per call with ``cholesky_solve`` under XLA, 0.12 s with these
+    steps (0.15 s and 0.37 s without XLA; 2 shared cores)."""
+    n = a.shape[-1]
+    ab = tf.concat([a, b], axis=-1)                          # [..., n, n+1]
+    eye = np.eye(n)
+    for i in range(n):
+        pivot_row = ab[..., i:i + 1, :] / ab[..., i:i + 1, i:i + 1]
+        # Row i becomes the pivot row, every other row loses its column i.
+        ab = ab - (ab[..., :, i:i + 1]
+                   - tf.constant(eye[:, i:i + 1], ab.dtype)) * pivot_row
+    return ab[..., :, n:]
+
+
 class LMMSEDetector(TapsDetector):
-    r"""Sliding-window linear MMSE equalizer followed by Gaussian demapping.
+    r"""Sliding-window linear MMSE equalizer followed by Gaussian demapping;
+    with a prior, the soft-interference-cancellation (SIC) MMSE equalizer of
+    turbo equalization.
 
     Symbol ``x[k]`` is estimated from the ``window`` received samples
     ``y[k-d1], ..., y[k+d2]`` with ``d2 = delay`` and
@@ -45,14 +68,49 @@ class LMMSEDetector(TapsDetector):
     logits are the Gaussian log-likelihoods of ``x_hat[k]`` under
     ``m + mu_k (p_i - m)`` for every point ``p_i``.
 
+    **With a prior** (a-priori bit LLRs ``prior``, module notes of
+    :mod:`detectors.base`), the equalizer is the exact time-varying
+    MMSE-SIC equalizer of Tuechler, Koetter and Singer ("Turbo
+    equalization: principles and new results", IEEE Trans. Commun. 50(5),
+    2002, Sec. III): the prior gives every symbol a mean
+    ``xbar_j = E[x_j]`` and variance ``v_j = E|x_j - xbar_j|^2`` (symbol
+    probabilities from the bit priors, then moments over the points, any
+    constellation), and
+
+    ``x_hat[k] = m + w_k^H (y_win - H xbar^(k))``,
+    ``w_k = (H V_k H^H + no I)^{-1} H e_d E_s``
+
+    where ``xbar^(k)`` is ``xbar`` with ``x[k]``'s entry replaced by ``m``
+    and ``V_k = diag(v)`` with ``x[k]``'s entry replaced by ``E_s``: the
+    reconstructed ISI of the *other* symbols is cancelled and the filter
+    sees their residual variance, while ``x[k]``'s own prior enters
+    neither (the estimate is extrinsic, as a turbo loop needs). The output
+    model is the same as without a prior, ``x_hat[k] - m = mu_k (x[k] -
+    m) + CN(0, mu_k (1 - mu_k) E_s)`` with ``mu_k = w_k^H H e_d``, which
+    is the exact variance of the estimate's error given ``x[k]`` under the
+    prior's moments (Tuechler et al.'s Gaussian extrinsic model); the
+    base class adds the symbol log-prior to these likelihood logits, so
+    ``bit_llrs(..., prior=P, extrinsic=True)`` is posterior minus prior as
+    for every detector. The exact (per-symbol) filter is used, not their
+    time-invariant approximation (one filter from the frame-average
+    variance), which ignores which neighbours the prior is sure of: it
+    is affordable, ``batch * T`` Cholesky solves of ``window x window``
+    systems in one batched op, about ``batch * T * window * (window + L)``
+    values of memory.
+    Without a prior the detector runs the plain path below unchanged
+    (bit-identical outputs); a uniform (zero) prior of a centred or any
+    constellation gives ``xbar_j = m`` and ``v_j = E_s``, so SIC reduces
+    to the plain equalizer up to rounding.
+
     Frame edges are exact, not approximated: the ``L-1`` preamble symbols
     before the frame (index 0) are known, so their contribution is
     subtracted from the samples; samples outside ``0..T-1`` do not exist
-    and get zero weight. The weights therefore depend on the position only
-    near the edges; they are computed once per edge class (at most
-    ``window + L - 1`` small ``window x window`` systems per frame, or per
-    call when the taps are fixed and ``no`` is a scalar), so cost and
-    memory grow like ``batch * T * window``.
+    and get zero weight. Without a prior the weights depend on the
+    position only near the edges; they are computed once per edge class
+    (at most ``window + L - 1`` small ``window x window`` systems per
+    frame, or per call when the taps are fixed and ``no`` is a scalar), so
+    cost and memory grow like ``batch * T * window``. With a prior every
+    position has its own system (above).
 
     Per-symbol taps ``[batch, T, L]`` are refused with a ``ValueError``
     (every position would need its own window systems; the trellis and
@@ -92,11 +150,16 @@ class LMMSEDetector(TapsDetector):
         at ``no = 0``.
     taps : None or [L] or [batch, L]
         Believed taps for this call only (see :class:`TapsDetector`).
+    prior : None or [batch, T * bits_per_symbol], tf.float
+        A-priori bit LLRs ``log p(b=1) / p(b=0)`` (Sionna's convention and
+        labelling, bits of a symbol MSB first; a batch of 1 fits any
+        batch): switches on soft interference cancellation (above).
 
     Output
     ------
     : [batch, T, M], tf.float (normalised log-probabilities) or
       [batch, T], tf.int32 if ``hard_out``
+        With a prior: the posterior under the SIC likelihood and the prior.
 
     Example
     -------
@@ -104,11 +167,22 @@ class LMMSEDetector(TapsDetector):
     >>> det = LMMSEDetector([1.0, 0.5], hard_out=True)
     >>> det([[1.4, 0.6, -0.4, -1.6]], 0.1).numpy()
     array([[0, 0, 1, 1]], dtype=int32)
+
+    With a prior (say from a decoder) the neighbours' interference is
+    cancelled; the extrinsic LLRs (posterior minus prior) are what a turbo
+    loop hands back to the decoder:
+
+    >>> det = LMMSEDetector([1.0, 0.5])
+    >>> y = [[1.4, 0.6, -0.4, -1.6]]
+    >>> det.bit_llrs(y, 0.1).numpy().round(1)
+    array([[-18.8,  -3.3,   9.1,  19.7]], dtype=float32)
+    >>> det.bit_llrs(y, 0.1, prior=[[-8.0, -8.0, 8.0, 8.0]],
+    ...              extrinsic=True).numpy().round(1)
+    array([[-14.1,  -7.9,  23.7,  21.9]], dtype=float32)
     """
 
-    no_prior_reason = ("the linear filter would have to use the prior's "
-                       "soft symbols (soft interference cancellation), "
-                       "which is not written yet")
+    #: Soft interference cancellation with the prior's soft symbols.
+    takes_prior = True
 
     def __init__(self, taps, *, constellation=None, hard_out=False,
                  window=None, delay=None, precision=None, **kwargs):
@@ -155,7 +229,7 @@ class LMMSEDetector(TapsDetector):
         """int : samples after ``y[k]`` in the window of ``x[k]``."""
         return self._delay
 
-    def equalize(self, y, no, taps=None):
+    def equalize(self, y, no, taps=None, prior=None):
         r"""The linear estimates and their Gaussian model.
 
         Input
@@ -164,6 +238,9 @@ class LMMSEDetector(TapsDetector):
         no : scalar or [batch], tf.float
         taps : None or [L] or [batch, L]
             Believed taps for this call only.
+        prior : None or [batch, T * bits_per_symbol], tf.float
+            A-priori bit LLRs: the soft-interference-cancellation
+            estimates (class docstring) instead of the plain ones.
 
         Output
         ------
@@ -175,7 +252,11 @@ class LMMSEDetector(TapsDetector):
             ``mu (1 - mu) E_s``, the variance of ``x_hat - m - mu (x - m)``.
             The MSE of ``x_hat`` is ``E_s (1 - mu)``.
         """
-        return self._equalize(*self._prepare_with_taps(y, no, taps))
+        y, no, taps = self._prepare_with_taps(y, no, taps)
+        if prior is None:
+            return self._equalize(y, no, taps)
+        return self._equalize_sic(y, no, taps,
+                                  self._prior_inputs(prior, y)["prior_logits"])
 
     def _equalize(self, y, no, taps):
         rdtype = self.rdtype
@@ -254,8 +335,97 @@ class LMMSEDetector(TapsDetector):
                                             cls.astype(np.int32))
         return self._class_tables[static_t]
 
-    def symbol_logits(self, y, no, taps):
-        x_hat, mu, var = self._equalize(y, no, taps)
+    def _equalize_sic(self, y, no, taps, prior_logits):
+        """``_equalize`` under the symbol log-prior ``prior_logits``
+        ``[batch|1, T, M]``: one MMSE-SIC filter per position (class
+        docstring)."""
+        rdtype = self.rdtype
+        dtype = y.dtype
+        L = self.memory
+        n = self._window
+        d1, d2 = self._d1, self._delay
+        es = tf.cast(self._sym_var, rdtype)
+        m = tf.cast(self._sym_mean, dtype)
+        pts = tf.cast(self._points, dtype)
+        taps = self.taps_per_frame(taps)                        # [Bt, L]
+        t = tf.shape(y)[1]
+
+        # Soft symbols: moments of the points under the prior. The
+        # variance as E|x - xbar|^2 stays >= 0 and accurate for confident
+        # priors, where E|x|^2 - |xbar|^2 would cancel to rounding noise.
+        p = tf.nn.softmax(prior_logits, axis=-1)                # [B|1, T, M]
+        xbar = tf.reduce_sum(tf.cast(p, dtype) * pts, axis=-1)  # [B|1, T]
+        v = tf.reduce_sum(p * tf.abs(pts - xbar[..., None]) ** 2, axis=-1)
+
+        # Variances of the n+L-1 symbols each window sees; the preamble is
+        # known (0) and symbols after the frame reach only missing samples
+        # (0 too). x[k] itself gets the prior-free E_s: its own prior must
+        # not shape its own filter.
+        s = n + L - 1
+        v_pad = tf.pad(v, [[0, 0], [d1 + L - 1, d2]])
+        v_win = tf.stack([v_pad[:, i:i + t] for i in range(s)], axis=-1)
+        own = tf.constant(np.eye(s)[self._target], rdtype)     # [S]
+        v_win = v_win * (1.0 - own) + es * own                  # [B|1, T, S]
+
+        # Samples of the window that exist: y[k - d1 + a] with 0 <= . < T.
+        pos = tf.range(t)[:, None] - d1 + tf.range(n)[None, :]
+        rows = tf.cast((pos >= 0) & (pos < t), rdtype)          # [T, n]
+
+        # Covariance of every window: rows[a] rows[b] (H V_k H^H)[a, b]
+        # plus no on existing rows and 1 on missing ones (=> zero weight).
+        h = tf.gather(taps, self._tap_index, axis=1)
+        h = h * tf.cast(self._tap_valid, dtype)                 # [Bt, n, S]
+        hv = h[:, None] * tf.cast(v_win, dtype)[:, :, None, :]  # [B, T, n, S]
+        cov = tf.matmul(hv, h[:, None], adjoint_b=True)         # [B, T, n, n]
+        cov = cov * tf.cast(rows[:, :, None] * rows[:, None, :], dtype)
+        energy = tf.reduce_sum(tf.abs(taps) ** 2, axis=-1)      # [Bt]
+        eps = np.finfo(rdtype.as_numpy_dtype).eps
+        floor = 100.0 * eps * (es * energy + 1.0)
+        no_b = tf.maximum(tf.reshape(no, [-1]), floor)          # [B|1]
+        diag = (rows[None] * no_b[:, None, None]
+                + (1.0 - rows)[None])                           # [B|1, T, n]
+        cov = cov + tf.linalg.diag(tf.cast(diag, dtype))
+        h_d = h[:, None, :, self._target] * tf.cast(rows, dtype)  # [Bt,T,n]
+        rhs = tf.broadcast_to(tf.cast(es, dtype) * h_d,
+                              tf.shape(cov)[:-1])[..., None]
+        w = _solve_pd(cov, rhs)[..., 0]
+        mu = tf.math.real(tf.reduce_sum(tf.math.conj(h_d) * w, axis=-1))
+
+        # Cancel the soft ISI of every symbol (preamble: its known points)
+        # once per sample, then give x[k]'s own share back per position:
+        # y_win - H xbar^(k) = r_win + h_d (xbar_k - m).
+        preamble = tf.cast(self._points[0], dtype)
+        xbar_pre = tf.concat(
+            [preamble * tf.ones_like(xbar[:, :1]) * tf.ones([1, L - 1], dtype),
+             xbar], axis=1)                                     # [B|1, T+L-1]
+        isi = tf.add_n([taps[:, l:l + 1] * xbar_pre[:, L - 1 - l:L - 1 - l + t]
+                        for l in range(L)])
+        r = tf.pad(y - isi, [[0, 0], [d1, d2]])
+        win = tf.stack([r[:, j:j + t] for j in range(n)], axis=-1)
+        x_hat = (m + tf.reduce_sum(tf.math.conj(w) * win, axis=-1)
+                 + tf.cast(mu, dtype) * (xbar - m))
+
+        mu = tf.broadcast_to(tf.clip_by_value(mu, 0.0, 1.0), tf.shape(x_hat))
+        var = mu * (1.0 - mu) * es
+        return x_hat, mu, var
+
+    def _posterior_logits(self, y, no, prior_logits=None, taps=None):
+        # The SIC likelihood reads the prior of the other symbols; the
+        # base class's sum adds each symbol's own prior once, after it.
+        logits = self.symbol_logits(y, no, taps, prior_logits=prior_logits)
+        if prior_logits is not None:
+            logits = logits + prior_logits
+        return logits
+
+    def symbol_logits(self, y, no, taps, prior_logits=None):
+        """Gaussian log-likelihoods ``[batch, T, M]`` of the estimates;
+        ``prior_logits`` (the symbol log-prior ``[batch|1, T, M]``, as the
+        base class makes it from ``prior``) selects soft interference
+        cancellation and is *not* added here (the base class adds it)."""
+        if prior_logits is None:
+            x_hat, mu, var = self._equalize(y, no, taps)
+        else:
+            x_hat, mu, var = self._equalize_sic(y, no, taps, prior_logits)
         m = tf.cast(self._sym_mean, x_hat.dtype)
         mean = m + tf.cast(mu, x_hat.dtype)[..., None] * (self._points - m)
         return gaussian_loglik(x_hat[..., None], mean, var[..., None])

@@ -145,7 +145,6 @@ def test_learned_trellis_takes_a_prior():
 
 
 @pytest.mark.parametrize("make, reason", [
-    (lambda: LMMSEDetector(TAPS), "soft interference cancellation"),
     (lambda: BruteForceDetector(TAPS), "enumerated"),
     (lambda: SBRNN(window=4), "black box"),
 ])
@@ -153,6 +152,17 @@ def test_detectors_without_a_prior_say_why(make, reason):
     y = np.zeros((2, 10))
     with pytest.raises(TypeError, match=reason):
         make()(y, 0.1, prior=np.zeros((2, 10)))
+
+
+def test_lmmse_takes_a_prior():
+    """LMMSE takes it (soft interference cancellation; checked in
+    tests/test_lmmse_prior.py): a confident prior on the neighbours
+    changes the output."""
+    const, _, k, y, no, prior = _block("bpsk", 8)
+    det = LMMSEDetector(TAPS, constellation=const)
+    assert det.takes_prior
+    ext = det.bit_llrs(y, no, prior=10 * np.sign(prior), extrinsic=True)
+    assert np.abs(ext.numpy() - det.bit_llrs(y, no).numpy()).max() > 0.1
 
 
 @pytest.mark.parametrize("prior, match", [
