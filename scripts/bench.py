@@ -5,7 +5,7 @@ Usage::
 
     python scripts/bench.py [--quick] [-o results/bench.json]
                             [--sections trellis,memory,montecarlo,learned,
-                                        training_step,shared_channel]
+                                        training_step,shared_channel,turbo]
 
 Every figure is a ratio measured in one run against a reference run in the
 same process (or, for memory, the same child process): absolute timings on
@@ -50,6 +50,11 @@ shared_channel
     one batch (500 x 200, 6 dB), each link regenerating the batch from
     the point's seed ("separate", what sweeps do) against one compiled
     function drawing the batch once for all six ("shared"); same counts.
+turbo
+    Turbo detection-decoding in the setting of ``configs/turbo.toml``:
+    coded (information) Mbit/s of BCJR, max-log BCJR and LMMSE-SIC at 1, 2
+    and 4 passes through the engine, the time per pass count over one
+    pass, and Sionna's LDPC decoder alone as the reference.
 
 Each section is a module of ``scripts/benchmarks/`` (``run`` and
 ``print_table``); shared timing helpers are in ``benchmarks.timing``,
@@ -89,7 +94,7 @@ tf.get_logger().setLevel("ERROR")
 
 from benchmarks import (learned, machine, memory, montecarlo,  # noqa: E402
                         numpy_threads, shared_channel, training_step,
-                        trellis)
+                        trellis, turbo)
 from benchmarks.settings import FULL, QUICK  # noqa: E402
 from benchmarks.timing import short_error  # noqa: E402
 
@@ -97,7 +102,7 @@ from benchmarks.timing import short_error  # noqa: E402
 # the --quick flag, the others the settings dict.
 SECTIONS = {"trellis": trellis, "memory": memory, "montecarlo": montecarlo,
             "learned": learned, "training_step": training_step,
-            "shared_channel": shared_channel}
+            "shared_channel": shared_channel, "turbo": turbo}
 
 
 def print_targets(results):
