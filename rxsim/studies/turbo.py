@@ -80,7 +80,8 @@ def check_claims(rows, frame_counts, confidence=0.95):
         for base, must in (("bcjr", True), ("bcjrnet", False)):
             line = table.get((exp, base, snr[exp]))
             claim = (f"{exp}, {snr[exp]:g} dB: {base} BLER at I=4 below "
-                     f"I=1 (paired {confidence:.0%})")
+                     f"I=1 (paired {confidence:.0%})"
+                     + ("" if must else " [reported]"))
             if line is None:
                 out.append((claim, False, "rows missing"))
                 continue
@@ -89,8 +90,7 @@ def check_claims(rows, frame_counts, confidence=0.95):
             detail = (f"{c.rate_a:.3g} vs {c.rate_b:.3g}, ratio "
                       f"{_ratio_text(c)} on {c.frames} codewords, "
                       f"{c.verdict}")
-            out.append((claim if must else claim + " [reported]",
-                        holds, detail))
+            out.append((claim, holds, detail))
     return out
 
 
@@ -171,7 +171,8 @@ def plot(rows, path, formats=("png", "pdf")):
             ax.grid(True, which="both", alpha=0.3)
             ax.set_title(f"{exp}: " + ("perfect CSI" if perfect else
                                        "CSI perturbed (var 0.1)"))
-            ax.legend(fontsize=7, ncol=2)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, ncol=2)
         row_axes[0].set_ylabel("BLER")
     fig.tight_layout()
     return save_figure(fig, path, formats, dpi=110)
