@@ -57,7 +57,7 @@ __all__ = ["SweepPoint", "noise_variance", "point_noise_variance",
            "pending_points", "record_point", "run_sweep", "run_study"]
 
 
-def noise_variance(value_db, axis="snr", taps=None, constellation="bpsk",
+def noise_variance(value_db, *, axis="snr", taps=None, constellation="bpsk",
                    coderate=1.0):
     """Noise variance ``no`` of a grid value in dB: the one place that
     turns the ``[sweep] snr_db`` grid into noise, for both backends.
@@ -86,10 +86,10 @@ def noise_variance(value_db, axis="snr", taps=None, constellation="bpsk",
     >>> from rxsim.sweep import noise_variance
     >>> noise_variance(10.0)
     0.1
-    >>> round(noise_variance(0.0, "ebno", taps=[1.0], constellation="bpsk"),
-    ...       12)                      # Q(sqrt(2 Eb/N0)) for BPSK
+    >>> round(noise_variance(0.0, axis="ebno", taps=[1.0],
+    ...                      constellation="bpsk"), 12)                      # Q(sqrt(2 Eb/N0)) for BPSK
     0.5
-    >>> round(noise_variance(0.0, "ebno", taps=[1.0, 1.0],
+    >>> round(noise_variance(0.0, axis="ebno", taps=[1.0, 1.0],
     ...                      constellation="qpsk", coderate=0.5), 12)
     2.0
     """
@@ -130,8 +130,8 @@ def point_noise_variance(cfg, channel, value_db):
     if cfg.axis == "snr":
         return snr_to_no(value_db)
     coderate = 1.0 if cfg.code is None else cfg.code.k / cfg.code.n
-    return noise_variance(value_db, cfg.axis, channel.tap_array(),
-                          cfg.constellation, coderate)
+    return noise_variance(value_db, axis=cfg.axis, taps=channel.tap_array(),
+                          constellation=cfg.constellation, coderate=coderate)
 
 
 @dataclass(frozen=True)

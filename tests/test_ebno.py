@@ -81,9 +81,9 @@ def test_noise_variance_snr_axis_is_the_old_formula_bit_for_bit():
     for snr in (0.0, 0.3, 4.0, -2.5, 12.0):
         assert noise_variance(snr) == 10.0 ** (-snr / 10.0)
     with pytest.raises(ValueError, match="axis"):
-        noise_variance(1.0, "esno")
+        noise_variance(1.0, axis="esno")
     with pytest.raises(ValueError, match="taps"):
-        noise_variance(1.0, "ebno")
+        noise_variance(1.0, axis="ebno")
 
 
 def test_pilots_of_an_ebno_point_have_the_point_noise(monkeypatch):
