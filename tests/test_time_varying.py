@@ -1,7 +1,8 @@
 """Time-varying channel: the tap formula, the study
-(``rxsim.studies.time_varying``: frame-based rows in the store, rerun,
-resume with checkpointed online models, recovery from a corrupt
-checkpoint) and its command line ``scripts/time_varying.py``."""
+(``rxsim.studies.time_varying``: coded frames with a CRC, gated online
+retraining, frame-based rows in the store, rerun, resume with checkpointed
+online models, recovery from a corrupt checkpoint, the must-show verdicts)
+and its command line ``scripts/time_varying.py``."""
 
 import importlib.util
 import json
@@ -239,7 +240,11 @@ def test_straight_run_rows(runs):
     assert by[0, "bcjr", "perfect"]["errors"] == \
         by[0, "bcjr", "initial"]["errors"]
     for name in ("viterbinet", "bcjrnet"):
-        assert by[0, name, "online"]["errors"] == by[0, name, "once"]["errors"]
+        for csi in tv.GATES:
+            assert by[0, name, csi]["errors"] == by[0, name, "once"]["errors"]
+    # every row has the decoded frames' counts (BLER)
+    for r in rows:
+        assert r["blocks"] == 2 and 0 <= r["block_errors"] <= 2
     # The table pools the rows.
     assert [r["name"] for r in table] == [n for _, n in tv.DETECTORS]
     for r in table:
@@ -285,7 +290,8 @@ def test_rows_are_the_decisions_of_the_block(runs):
     given the true taps of the block, count errors per frame."""
     tmp, _, _ = runs
     spec = _spec(6)
-    taps, y, s = tv.block_data(spec, 4)
+    blk = tv.block_data(spec, 4)
+    taps, y, s = blk.taps, blk.y, blk.s
     np.testing.assert_array_equal(taps, time_varying_taps(4, 0.2, 4))
     s_hat = np.asarray(BCJRDetector(spec.taps(0), hard_out=True)(
         y, snr_to_no(spec.snr_db), taps=taps))
@@ -308,7 +314,9 @@ def test_online_models_are_checkpointed_and_move(runs):
     for a, b in zip([initial] + after[:-1], after):
         assert any(not np.array_equal(x, y) for x, y in zip(a, b))
     for t in range(6):
-        assert (ck / f"bcjrnet-after-{t:05d}.json").exists()
+        for name in ("bcjrnet", "bcjrnet-crc", "bcjrnet-genie",
+                     "viterbinet-crc", "viterbinet-genie"):
+            assert (ck / f"{name}-after-{t:05d}.json").exists()
 
 
 def test_resumed_run_equals_straight_run(runs):
@@ -317,9 +325,9 @@ def test_resumed_run_equals_straight_run(runs):
     assert resumed == straight
     # ... including the online models it ends with.
     a, b = _ckdir(tmp, "straight"), _ckdir(tmp, "resumed")
-    for name, cls in tv.LEARNED.items():
-        for x, y in zip(_weights(a / f"{name}-after-00005", cls),
-                        _weights(b / f"{name}-after-00005", cls)):
+    for lc in tv.ONLINE:
+        cls, stem = tv.LEARNED[lc[0]], f"{tv._model_name(lc)}-after-00005"
+        for x, y in zip(_weights(a / stem, cls), _weights(b / stem, cls)):
             np.testing.assert_array_equal(x, y)
 
 
@@ -339,7 +347,7 @@ def test_kill_between_rows_and_checkpoint(runs):
     tmp, _, _ = runs
     _copy_run(tmp, "straight", "killed")
     ck = _ckdir(tmp, "killed")
-    for name in tv.ONLINE:
+    for name in map(tv._model_name, tv.ONLINE):
         for t in (4, 5):
             for ext in (".json", ".weights.h5"):
                 (ck / f"{name}-after-{t:05d}{ext}").unlink()
@@ -348,9 +356,10 @@ def test_kill_between_rows_and_checkpoint(runs):
             "DELETE FROM points WHERE channel LIKE '%block=5' OR "
             "(channel LIKE '%block=1' AND detector = 'viterbinet' AND "
             "csi = 'online')")
-    assert len(_rows(tmp, "killed")) == 6 * len(tv.DETECTORS) - 8
+    lost = len(tv.DETECTORS) + 1
+    assert len(_rows(tmp, "killed")) == 6 * len(tv.DETECTORS) - lost
     info = tv.run(_spec(6), tmp / "killed.sqlite", log=_quiet)
-    assert info["rows_added"] == 8
+    assert info["rows_added"] == lost
     assert _rows(tmp, "killed") == _rows(tmp, "straight")
 
 
@@ -363,7 +372,7 @@ def test_corrupt_checkpoint_is_reported_and_recomputed(runs):
     ck = _ckdir(tmp, "corrupt")
     weights = ck / "bcjrnet-after-00002.weights.h5"
     weights.write_bytes(weights.read_bytes()[:100])
-    for name in tv.ONLINE:
+    for name in map(tv._model_name, tv.ONLINE):
         for t in (3, 4, 5):
             for ext in (".json", ".weights.h5"):
                 (ck / f"{name}-after-{t:05d}{ext}").unlink()
@@ -420,6 +429,12 @@ def test_config_hash_is_the_frameworks_and_ignores_blocks_only():
     (dict(memory=3), "periods"),
     (dict(amplitude=1.5), "amplitude"),
     (dict(snr_db=float("nan")), "snr_db"),
+    (dict(code_k=20, crc="CRC24A"), "crc"),
+    (dict(code_k=16, crc="CRC16"), "crc"),
+    (dict(crc="CRC99"), "crc"),
+    (dict(crc=16), "crc"),
+    (dict(pilot_symbols=4), "pilot_symbols"),
+    (dict(code_k=300), "code_k"),
 ])
 def test_bad_spec(change, match):
     with pytest.raises(ValueError, match=match):
@@ -436,11 +451,201 @@ def test_command_line_defaults_and_bad_arguments():
     for bad in (["--memory", "3"],                   # periods of length 4
                 ["--block-symbols", "700", "--frame-length", "500"],
                 ["--train-symbols", "1200", "--frame-length", "500"],
-                ["--periods", "1,x"], ["--blocks", "0"]):
+                ["--periods", "1,x"], ["--blocks", "0"],
+                ["--crc", "CRC99"], ["--code-k", "20", "--crc", "CRC24A"],
+                ["--snr", "6,x"], ["--snr", "6,6"]):
         with pytest.raises(SystemExit):
             script.parse_args(bad)
+    many = script.parse_args(["--snr", "6,8,10", "--crc", "CRC24A"])
+    assert [s.snr_db for s in many.specs] == [6.0, 8.0, 10.0]
+    assert many.spec == many.specs[0] == tv.TimeVaryingSpec(snr_db=6.0,
+                                                            crc="CRC24A")
     ok = script.parse_args(["--memory", "3", "--periods", "10,20,30"])
     assert ok.spec.periods == (10.0, 20.0, 30.0)
+
+
+# -- frames, CRC and gates ----------------------------------------------------
+def _coder():
+    return tv.FrameCoder.of(_spec(1))
+
+
+def test_several_snrs_write_one_report_with_the_verdicts(tmp_path):
+    """``--snr 6,8``: one run per SNR into the same store, per-SNR files,
+    and a combined table, figure and verdict list."""
+    argv = ["--blocks", "2", "--block-symbols", "500", "--frame-length",
+            "250", "--train-symbols", "1000", "--adapt-epochs", "2",
+            "--snr", "6,8", "--seed", "7", "--quiet",
+            "--db", str(tmp_path / "m.sqlite"), "--out", str(tmp_path / "m")]
+    claims = script.main(argv)
+    assert len(claims) == 8 and all(c["ok"] is not None for c in claims)
+    for stem in ("m", "m-6dB", "m-8dB"):
+        for suffix in (".json", ".md", ".png", ".pdf"):
+            assert (tmp_path / f"{stem}{suffix}").stat().st_size > 0
+    payload = json.loads((tmp_path / "m.json").read_text())
+    assert [r["config"]["snr_db"] for r in payload["runs"]] == [6.0, 8.0]
+    assert "What the study must show" in (tmp_path / "m.md").read_text()
+    with ResultsStore(tmp_path / "m.sqlite") as store:
+        rows = store.points(experiment=tv.EXPERIMENT)
+    assert len(rows) == 2 * 2 * len(tv.DETECTORS)
+
+
+def test_crc_gate_rejects_a_flipped_bit_and_accepts_a_correct_word():
+    """Sionna's CRC16 on the decoded word: a word with one flipped bit
+    (at any of its 125 positions, information or CRC) fails, the correct
+    word passes; the genie gate says the same."""
+    coder = _coder()
+    rng = np.random.default_rng(5)
+    info = rng.integers(0, 2, (1, _spec(1).info_bits)).astype(np.float32)
+    u = coder.add_crc(info)
+    assert u.shape == (1, 125)
+    np.testing.assert_array_equal(u[:, :109], info)      # systematic
+    flipped = np.repeat(u, 125, axis=0)
+    flipped[np.arange(125), np.arange(125)] = 1 - flipped[np.arange(125),
+                                                          np.arange(125)]
+    words = np.concatenate([u, flipped])
+    rx = {"u_hat": words, "crc_ok": coder.crc_ok(words)}
+    crc = tv.gate_frames("crc", rx, np.repeat(u, 126, axis=0))
+    assert crc[0] and not crc[1:].any()
+    genie = tv.gate_frames("genie", rx, np.repeat(u, 126, axis=0))
+    np.testing.assert_array_equal(genie, crc)
+    assert tv.gate_frames(None, rx, u).all()
+    with pytest.raises(ValueError, match="gate"):
+        tv.gate_frames("parity", rx, u)
+
+
+@pytest.fixture(scope="module")
+def noisy_block():
+    """A block of 16 frames at 1 dB decoded with BCJR given the true taps:
+    some frames decode, some do not."""
+    spec = tv.TimeVaryingSpec(blocks=1, block_symbols=4000, snr_db=1.0,
+                              seed=11)
+    blk = tv.block_data(spec, 0)
+    rx = tv.receive(BCJRDetector(blk.taps), blk.y, snr_to_no(1.0),
+                    tv.FrameCoder.of(spec), hard=False)
+    return blk, rx
+
+
+def test_genie_gate_equals_crc_gate_without_crc_misses(noisy_block):
+    blk, rx = noisy_block
+    crc = tv.gate_frames("crc", rx, blk.u)
+    genie = tv.gate_frames("genie", rx, blk.u)
+    assert 0 < genie.sum() < len(genie)        # both kinds of frames
+    misses = crc & ~genie                      # CRC passes, word wrong
+    assert not misses.any()
+    np.testing.assert_array_equal(crc, genie)
+    # the wrong frames' decoded words are far from the sent ones
+    assert (rx["u_hat"][~genie] != blk.u[~genie]).sum(axis=1).min() > 1
+
+
+def test_labels_are_the_sent_symbols_when_decoding_succeeds(noisy_block):
+    """Labels are the re-encoded, re-interleaved, re-mapped decoded word:
+    on the frames that decode right they are the transmitted symbols
+    exactly (although the detector's own decisions there have errors)."""
+    blk, rx = noisy_block
+    ok = tv.gate_frames("genie", rx, blk.u)
+    np.testing.assert_array_equal(rx["labels"][ok], blk.s[ok])
+    assert (rx["s_hat"][ok] != blk.s[ok]).sum() > 0
+    assert (rx["labels"][~ok] != blk.s[~ok]).any(axis=1).all()
+    # the symbol decisions of BCJR are the signs of its bit LLRs
+    s_hat = np.asarray(BCJRDetector(blk.taps, hard_out=True)(
+        blk.y, snr_to_no(1.0)))
+    np.testing.assert_array_equal(rx["s_hat"], s_hat)
+
+
+def test_block_data_is_the_coded_frames():
+    spec = _spec(1)
+    blk = tv.block_data(spec, 2)
+    coder = tv.FrameCoder.of(spec)
+    assert blk.y.shape == blk.s.shape == (2, 250)
+    np.testing.assert_array_equal(coder.encode(blk.u), blk.s)
+    assert coder.crc_ok(blk.u).all()
+    again = tv.block_data(spec, 2)                  # stateless
+    np.testing.assert_array_equal(again.y, blk.y)
+    np.testing.assert_array_equal(again.y_pilots, blk.y_pilots)
+    assert blk.y_pilots.shape == (1, 100) and blk.x_pilots.shape == (100,)
+    taps, no = tv.pilot_estimate(spec, blk)
+    assert np.abs(taps - blk.taps).max() < 0.3
+    assert 0.1 < no < 0.6                                   # no = 0.25
+
+
+def test_overheads():
+    o = tv.TimeVaryingSpec().overheads()
+    assert o["pilot_overhead"] == pytest.approx(100 / 5100)
+    assert o["crc_overhead"] == pytest.approx(16 / 109)
+    assert o["code_rate"] == 0.5 and o["info_bits"] == 109
+    o = tv.TimeVaryingSpec(crc="CRC24A", code_k=128, frame_length=256,
+                           block_symbols=2048, train_symbols=2048
+                           ).overheads()
+    assert (o["crc_bits"], o["info_bits"]) == (24, 104)
+    assert o["info_rate"] == pytest.approx(104 / 256)
+
+
+def test_gated_model_without_accepted_frames_is_unchanged(runs):
+    tmp, _, _ = runs
+    spec = _spec(6)
+    ck = _ckdir(tmp, "straight")
+    det = ViterbiNet.load(ck / "viterbinet-initial")
+    before = [np.asarray(v).copy() for v in det._variables()]
+    blk = tv.block_data(spec, 1)
+    coder = tv.FrameCoder.of(spec)
+    rx = tv.receive(det, blk.y, snr_to_no(spec.snr_db), coder)
+    rejected = dict(rx, crc_ok=np.zeros(2, bool))
+    assert tv._adapt(det, "crc", blk, rejected, spec, coder) == 0
+    for x, y in zip(before, det._variables()):
+        np.testing.assert_array_equal(x, np.asarray(y))
+    assert tv._adapt(det, "crc", blk, dict(rx, crc_ok=np.array(
+        [True, False])), spec, coder) == 1
+    assert any(not np.array_equal(x, np.asarray(y))
+               for x, y in zip(before, det._variables()))
+
+
+def _table(sers):
+    return [dict(detector=n, csi=c, ser=v, ser_lo=0.8 * v, ser_hi=1.2 * v)
+            for (n, c), v in sers.items()]
+
+
+def test_check_claims_verdicts():
+    sers = {}
+    for net in tv.LEARNED:
+        sers.update({(net, "online-genie"): 0.01, (net, "online-crc"): 0.015,
+                     (net, "online"): 0.2})
+    good = {snr: {"table": _table(sers), "gates": []} for snr in (6.0, 8.0)}
+    claims = tv.check_claims(good)
+    assert len(claims) == 8 and all(c["ok"] for c in claims)
+    assert all(c["shown"] is None for c in claims)      # not paired
+    sers[("bcjrnet", "online")] = 0.012                 # does not run away
+    sers[("viterbinet", "online-crc")] = 0.03           # gate too weak
+    bad = tv.check_claims({6.0: {"table": _table(sers), "gates": []}})
+    verdict = {c["claim"]: c["ok"] for c in bad}
+    assert verdict["BCJRNet: ungated runs away (>= 2x genie-gated), 6 dB"] \
+        is False
+    assert verdict["ViterbiNet: CRC-gated within 2x of genie-gated, 6 dB"] \
+        is False
+    assert verdict["BCJRNet: CRC-gated within 2x of genie-gated, 6 dB"]
+    assert all(c["ok"] is None for c in bad if "8 dB" in c["claim"])
+    # paired comparisons decide when given
+    gates = [dict(detector="viterbinet", csi="online-crc", ratio=1.5,
+                  ratio_ci=[1.1, 2.5], difference_ci=[0.001, 0.01])]
+    (c,) = [c for c in tv.check_claims({6.0: {"table": _table(sers),
+                                               "gates": gates}})
+            if c["claim"].startswith("ViterbiNet: CRC")
+            and "6 dB" in c["claim"]]
+    assert c["ok"] is True and c["shown"] is False and c["ci"] == [1.1, 2.5]
+    assert "| must show |" in tv.markdown_claims(bad)
+
+
+def test_gate_comparisons_in_the_report(runs):
+    tmp, _, _ = runs
+    payload = json.loads((tmp / "straight.json").read_text())
+    gates = payload["gates"]
+    assert {(g["detector"], g["csi"]) for g in gates} == {
+        (n, c) for n in tv.LEARNED for c in ("online", "online-crc")}
+    assert all(g["reference"] == "online-genie" for g in gates)
+    assert len(payload["claims"]) == 4            # one SNR: 6 dB
+    assert payload["overheads"]["pilot_overhead"] == pytest.approx(
+        100 / 600)
+    text = (tmp / "straight.md").read_text()
+    assert "CRC overhead 14.7%" in text and "BLER" in text
 
 
 # -- statistics -------------------------------------------------------------
@@ -460,3 +665,34 @@ def test_online_retraining_beats_training_once(tmp_path):
     # The model-based detector with stale taps is worse than with the
     # true ones.
     assert avg["bcjr", "perfect"]["ser_hi"] < avg["bcjr", "initial"]["ser_lo"]
+
+
+@pytest.mark.slow
+def test_crc_gated_retraining_does_not_run_away(tmp_path):
+    """The study's must-show (``check_claims``) on the command line's
+    default run at 6 and 8 dB (100 blocks of 5000 symbols, 2.5-4 min per
+    SNR on 2 cores): the CRC-gated nets stay within 2x of the genie-gated
+    ones (shown by the paired interval), and ungated BCJRNet runs away.
+    Ungated ViterbiNet does not reach 2x in this run (measured: 1.90
+    [1.88, 1.93] at 6 dB, 1.06 [1.04, 1.09] at 8 dB, docs/results.md):
+    asserted only resolved worse than the gated one, its claim's verdict
+    is reported as it is."""
+    db = tmp_path / "s.sqlite"
+    results = {}
+    for snr in (6.0, 8.0):
+        spec = tv.TimeVaryingSpec(snr_db=snr)
+        tv.run(spec, db, log=_quiet)
+        curves = tv.load_rows(spec, db)
+        with ResultsStore(db) as store:
+            gates = tv.gate_comparisons(curves, store.frame_counts, spec)
+        results[snr] = {"table": tv.summary(curves), "gates": gates}
+    claims = tv.check_claims(results)
+    assert all(c["ok"] is not None for c in claims)
+    must = [c for c in claims if "CRC-gated within" in c["claim"]
+            or c["claim"].startswith("BCJRNet: ungated")]
+    failed = [c for c in must if not (c["ok"] and c["shown"])]
+    assert not failed, failed
+    for snr, res in results.items():
+        (vn,) = [g for g in res["gates"]
+                 if (g["detector"], g["csi"]) == ("viterbinet", "online")]
+        assert vn["difference_ci"][0] > 0, (snr, vn)

@@ -7,8 +7,9 @@ command lines.
   paper.toml``, ``scripts/reproduce.py``).
 - :mod:`rxsim.studies.training_size`: SER against the number of pilots
   (``scripts/training_size.py``).
-- :mod:`rxsim.studies.time_varying`: a time-varying channel, learned
-  detectors trained once or retrained online (``scripts/time_varying.py``).
+- :mod:`rxsim.studies.time_varying`: a time-varying channel with
+  CRC-checked LDPC frames, learned detectors trained once or retrained
+  online (ungated, CRC-gated, genie-gated; ``scripts/time_varying.py``).
 
 The framework (the rest of ``rxsim``) never imports this package.
 """
