@@ -143,52 +143,72 @@ def _build_code(k, n, num_iter, precision):
         enc = LDPC5GEncoder(k, n, precision=precision)
     dec = LDPC5GDecoder(enc, num_iter=num_iter, hard_out=True,
                         return_infobits=True, precision=precision)
-    return _Code(enc, dec, _decoder_graph(dec, n))
+    return _Code(enc, dec)
 
 
-def _decoder_graph(decoder, n):
-    """``decoder`` as a ``tf.function`` for any batch size: eager calls of
-    Sionna's BP decoder run its ragged message passing op by op (seconds
-    per call), the graph does not."""
-    return tf.function(
-        decoder, input_signature=[tf.TensorSpec([None, n], decoder.rdtype)])
+def _in_xla_context():
+    """Whether the function being traced is XLA-compiled."""
+    # pylint: disable=import-outside-toplevel
+    from tensorflow.python.ops import control_flow_util
+    return not tf.executing_eagerly() and \
+        control_flow_util.GraphOrParentsInXlaContext(
+            tf.compat.v1.get_default_graph())
 
 
 class _Code:
-    """The encoder, decoder and decoder graph of one code, shared by all
-    links with the same parameters so that the decoder is compiled once
-    (see module notes); :attr:`soft_graph` is the soft-output decoder of
-    turbo links, built on first use."""
+    """The encoder and decoders of one code, shared by all links with the
+    same parameters so that each decoder is traced once (see module
+    notes).
 
-    def __init__(self, encoder, decoder, graph):
-        self.encoder, self.decoder, self.graph = encoder, decoder, graph
-        self._soft_graph = None
+    The decoders are called through ``tf.function`` graphs for any batch
+    size (eager calls of Sionna's BP decoder run its ragged message passing
+    op by op, seconds per call): one graph per decoder and per context,
+    because a ``tf.function`` traced outside XLA builds while loops that
+    XLA cannot compile ("Range must be a compile-time constant") and is
+    not traced again when later called inside an XLA-compiled function
+    (a code simulated with ``xla=False`` and then with ``xla=True`` in one
+    process failed so)."""
+
+    def __init__(self, encoder, decoder):
+        self.encoder, self.decoder = encoder, decoder
+        self._soft_decoder = None
+        self._graphs = {}
 
     @property
-    def soft_graph(self):
+    def soft_decoder(self):
         """The code's BP decoder with soft output on all ``n`` code bits
         (LLRs ``log p(c=1)/p(c=0)``, codeword order): the decoder of a
         turbo iteration, whose output minus its input is the extrinsic
-        information handed back to the detector."""
-        if self._soft_graph is None:
+        information handed back to the detector. Built on first use."""
+        if self._soft_decoder is None:
             with tf.init_scope():   # first use may be inside a trace
-                self._soft_graph = self._build_soft()
-        return self._soft_graph
+                self._soft_decoder = LDPC5GDecoder(
+                    self.encoder, num_iter=int(self.decoder.num_iter),
+                    hard_out=False, return_infobits=False,
+                    precision=self.decoder.precision)
+        return self._soft_decoder
 
-    def _build_soft(self):
-        dec = LDPC5GDecoder(self.encoder, num_iter=int(self.decoder.num_iter),
-                            hard_out=False, return_infobits=False,
-                            precision=self.decoder.precision)
-        return _decoder_graph(dec, self.encoder.n)
+    def graph(self, soft=False):
+        """The hard information-bit decoder (or, with ``soft``, the soft
+        codeword decoder) as the ``tf.function`` of the calling context
+        (class notes)."""
+        key = (bool(soft), _in_xla_context())
+        if key not in self._graphs:
+            decoder = self.soft_decoder if soft else self.decoder
+            self._graphs[key] = tf.function(
+                decoder, input_signature=[
+                    tf.TensorSpec([None, self.encoder.n], decoder.rdtype)])
+        return self._graphs[key]
 
     def tail(self):
         """The decoding stage of a coded link's count: ``(b, llr) ->``
-        counts of information bits and blocks. Holds the decoder graph,
-        not this object, so the engine may key its compilation by it."""
+        counts of information bits and blocks; the engine compiles it
+        once per code (this object, cached for the process's life by
+        :func:`_shared_code`) and per ``xla`` flag."""
         graph = self.graph
 
         def count_decoded(b, llr):
-            b_hat = tf.cast(graph(llr), b.dtype)
+            b_hat = tf.cast(graph()(llr), b.dtype)
             wrong = tf.not_equal(b, b_hat)
             blocks = tf.shape(b, out_type=tf.int64)
             bit_errors = tf.reduce_sum(tf.cast(wrong, tf.int64), axis=-1)
@@ -367,9 +387,7 @@ class CodedLink(Block):
         self.iterations = iterations
         self._code = _shared_code(self.k, self.n, self.num_iter,
                                   self.precision)
-        # decoder_graph: the shared decoder as a tf.function (any batch)
-        self.encoder, self.decoder, self.decoder_graph = (
-            self._code.encoder, self._code.decoder, self._code.graph)
+        self.encoder, self.decoder = self._code.encoder, self._code.decoder
         if self.interleave:
             self._interleaver = RandomInterleaver(
                 seed=INTERLEAVER_SEED, keep_batch_constant=True,
@@ -497,7 +515,7 @@ class CodedLink(Block):
         ``llr`` ``[batch, n]`` (codeword order)."""
         llr_in = tf.clip_by_value(tf.cast(llr, self.decoder.rdtype),
                                   -PRIOR_LLR_MAX, PRIOR_LLR_MAX)
-        posterior = self._code.soft_graph(llr_in)
+        posterior = self._code.graph(soft=True)(llr_in)
         extrinsic = tf.clip_by_value(posterior - llr_in, -PRIOR_LLR_MAX,
                                      PRIOR_LLR_MAX)
         return tf.cast(extrinsic, self.rdtype)
@@ -556,7 +574,7 @@ class CodedLink(Block):
         # The shared graph is traced once per code; inside a caller's
         # tf.function it is called (XLA: inlined), not traced again.
         llr = tf.cast(llr, self.decoder.rdtype)
-        return tf.cast(self.decoder_graph(llr), self.rdtype)
+        return tf.cast(self._code.graph()(llr), self.rdtype)
 
     def call(self, batch_size, no, seed=None):
         b, llr, s, s_hat = self.transmit(batch_size, no, seed=seed)

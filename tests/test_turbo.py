@@ -90,6 +90,23 @@ def test_four_passes_beat_one_on_the_same_frames():
     assert c.verdict == "A better" and c.difference_ci[1] < 0, c
 
 
+@pytest.mark.parametrize("iterations", [1, 2])
+def test_a_code_runs_without_then_with_xla_in_one_process(iterations):
+    """A decoder graph traced outside XLA cannot be compiled by XLA and is
+    not retraced inside it; simulating a code with xla=False and then
+    with xla=True failed ("Range must be a compile-time constant") before
+    each context got its own graph. A code of its own (k=40) so that no
+    other test has traced it first."""
+    from rxsim.montecarlo import simulate_point
+    counts = []
+    for xla in (False, True):
+        link = turbo_link(iterations, k=40, n=80)
+        r = simulate_point(link, 0.5, batch_size=8, target_errors=10 ** 9,
+                           max_symbols=80 * 8, seed=2, xla=xla)
+        counts.append(r.blocks)
+    assert counts == [8, 8]
+
+
 def test_turbo_and_one_shot_links_share_the_draw():
     assert turbo_link(4).draw_key() == turbo_link(1).draw_key()
 
@@ -228,8 +245,8 @@ def test_turbo_script_runs_checks_and_writes_its_report(tmp_path):
                       "--out", str(out)])
     text = (tmp_path / "turbo.md").read_text()
     assert rc == 0, text
-    assert "PASS: t-small, 1 dB: bcjr BLER at I=4 below I=1" in text
-    assert "| t-small | 1 dB | bcjr |" in text
+    assert "PASS: t-small, SNR 1 dB: bcjr BLER at I=4 below I=1" in text
+    assert "| t-small | SNR 1 dB | bcjr |" in text
     assert (tmp_path / "turbo.png").stat().st_size > 10_000
     # a rerun resumes every point and reports the same
     assert script.main(["--configs", cfg, "--db", str(tmp_path / "t.db"),

@@ -460,7 +460,7 @@ class FrameCoder:
         decoded words ``u_hat [F, code_k]`` (float32 0/1)."""
         tf = self._tf
         llr = self._deinterleaver(tf.constant(llr, tf.float32))
-        return self._code.graph(llr).numpy()
+        return self._code.graph()(llr).numpy()
 
 
 @dataclass

@@ -79,7 +79,8 @@ def check_claims(rows, frame_counts, confidence=0.95):
     for exp in sorted(snr):
         for base, must in (("bcjr", True), ("bcjrnet", False)):
             line = table.get((exp, base, snr[exp]))
-            claim = (f"{exp}, {snr[exp]:g} dB: {base} BLER at I=4 below "
+            claim = (f"{exp}, {_axis_name(rows, exp)} {snr[exp]:g} dB: "
+                     f"{base} BLER at I=4 below "
                      f"I=1 (paired {confidence:.0%})"
                      + ("" if must else " [reported]"))
             if line is None:
@@ -106,7 +107,7 @@ def markdown_table(rows, frame_counts, confidence=0.95):
     snr = claim_snr(rows)
     table = gains(rows, frame_counts, confidence=confidence)
     passes = sorted({split_label(r["detector"])[1] for r in rows})
-    head = ["experiment", "SNR", "detector"] + [
+    head = ["experiment", "point", "detector"] + [
         f"BLER I={i}" for i in passes] + ["I=4 / I=1 (paired)", "verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for exp in sorted(snr):
@@ -123,7 +124,8 @@ def markdown_table(rows, frame_counts, confidence=0.95):
                 ratio, verdict = (_ratio_text(line.comparison),
                                   line.comparison.verdict)
             lines.append("| " + " | ".join(
-                [exp, f"{snr[exp]:g} dB", base] + cells
+                [exp, f"{_axis_name(rows, exp)} {snr[exp]:g} dB", base]
+                + cells
                 + [ratio, verdict]) + " |")
     return "\n".join(lines)
 
