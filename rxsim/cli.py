@@ -405,7 +405,7 @@ def _cell(x, fmt=_G):
     return fmt.format(x).rstrip(".")     # "#.3g" writes 306 as "306."
 
 
-def format_comparison(lines):
+def format_comparison(lines, *, x_head="SNR"):
     """The table of ``rxsim compare``: one line per point (channel, CSI,
     SNR) with both rates, the ratio A/B and the difference A-B with their
     intervals, the verdict and the frames used; with training replicates
@@ -415,6 +415,9 @@ def format_comparison(lines):
     ----------
     lines : list of :class:`rxsim.paired.RowComparison`
         All of one pair of detectors (and one metric).
+    x_head : str
+        Heading of the point's value: ``"SNR"``, ``"Eb/N0"`` (rows of
+        ``[sweep] axis = "ebno"``) or ``"SNR|Eb/N0"``.
 
     Output
     ------
@@ -443,7 +446,7 @@ def format_comparison(lines):
     multi = len({x.experiment for x in lines}) > 1
     seeds = any(x.seeds is not None for x in lines)
     head = (("experiment",) if multi else ()) + (
-        "channel", "csi", "SNR", f"{m} A", f"{m} B", f"A/B [{level}]",
+        "channel", "csi", x_head, f"{m} A", f"{m} B", f"A/B [{level}]",
         f"A-B [{level}]", "verdict", "frames", "pairing")
     if seeds:
         head += (f"A/B over seeds [{level}]", "verdict over seeds", "seeds")
@@ -472,7 +475,7 @@ def format_comparison(lines):
                      f"{_cell(s.ratio_ci[1], _G)}]", s.verdict,
                      str(s.replicates)))
         cells.append(row)
-    right = [h in ("SNR", f"{m} A", f"{m} B", "frames", "seeds")
+    right = [h in (x_head, f"{m} A", f"{m} B", "frames", "seeds")
              for h in head]
     out = [f"A = {first.a}, B = {first.b}: {m} ratio A/B and difference "
            f"A-B, {level} intervals (rates on the frames both simulated)"]
@@ -532,10 +535,15 @@ def compare(
     if not 0.0 < confidence < 1.0:
         _fail(f"--confidence must lie strictly between 0 and 1, got "
               f"{confidence}.")
-    lines = _compare_store(db, experiment, lambda rows, fc: compare_rows(
-        rows, a, b, frame_counts=fc, metric=metric, confidence=confidence))
+    heads = []
+
+    def run(rows, fc):
+        heads.append(_axis_cells(rows)[0][0])   # SNR, Eb/N0 or both
+        return compare_rows(rows, a, b, frame_counts=fc, metric=metric,
+                            confidence=confidence)
+    lines = _compare_store(db, experiment, run)
     if fmt == "table":
-        typer.echo(format_comparison(lines))
+        typer.echo(format_comparison(lines, x_head=heads[0]))
     elif fmt == "json":
         typer.echo(json.dumps([x.to_dict() for x in lines], indent=1))
     else:

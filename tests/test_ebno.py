@@ -364,3 +364,25 @@ def test_cli_plot_labels_by_axis_and_refuses_a_mix(tmp_path, xlabels):
     assert xlabels == [{"Eb/N0 [dB]"}, {"Eb/N0 [dB]"}, {"SNR [dB]"}]
     res = runner.invoke(app, ["plot", "--db", str(db), "-o", out])
     assert res.exit_code == 2 and "mix SNR and Eb/N0" in res.output
+
+
+def test_cli_compare_heads_the_value_by_the_axis(tmp_path):
+    from typer.testing import CliRunner
+
+    from rxsim.cli import app
+
+    db = tmp_path / "r.db"
+    with ResultsStore(db) as st:
+        for exp, axis in (("eb", "ebno"), ("sn", "snr")):
+            for det, errors in (("bcjr", 30), ("viterbi", 40)):
+                st.add_point(PointKey(exp, det, "isi", "perfect", 2.0, "h",
+                                      axis=axis),
+                             _result(errors), seed=1, code_version="t")
+    heads = {}
+    for exp in ("eb", "sn"):
+        res = CliRunner().invoke(app, ["compare", "bcjr", "viterbi", "--db",
+                                       str(db), "--experiment", exp])
+        assert res.exit_code == 0, res.output
+        heads[exp] = res.output.splitlines()[1].split()
+    assert "Eb/N0" in heads["eb"] and "SNR" not in heads["eb"]
+    assert "SNR" in heads["sn"] and "Eb/N0" not in heads["sn"]
