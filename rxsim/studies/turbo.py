@@ -143,7 +143,7 @@ def plot(rows, path, formats=("png", "pdf")):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..plots import save_figure
+    from ..plots import axis_label, save_figure
 
     exps = sorted({r["experiment"] for r in rows})
     fig, axes = plt.subplots(len(exps), 2, figsize=(11, 4.2 * len(exps)),
@@ -169,7 +169,8 @@ def plot(rows, path, formats=("png", "pdf")):
                             ls=_STYLES.get(passes, "-."), marker=".",
                             capsize=2, label=f"{name} I={passes}")
             ax.set_yscale("log")
-            ax.set_xlabel(f"{_axis_name(rows, exp)} [dB]")
+            ax.set_xlabel(axis_label([r for r in rows
+                                      if r["experiment"] == exp]))
             ax.grid(True, which="both", alpha=0.3)
             ax.set_title(f"{exp}: " + ("perfect CSI" if perfect else
                                        "CSI perturbed (var 0.1)"))
@@ -181,5 +182,8 @@ def plot(rows, path, formats=("png", "pdf")):
 
 
 def _axis_name(rows, exp):
-    axes = {r.get("axis") or "snr" for r in rows if r["experiment"] == exp}
-    return "Eb/N0" if axes == {"ebno"} else "SNR"
+    """``"SNR"`` or ``"Eb/N0"``: the axis of experiment ``exp``'s rows
+    (:func:`rxsim.plots.axis_label` without its unit)."""
+    from ..plots import axis_label
+    return axis_label([r for r in rows if r["experiment"] == exp]).split(
+        " [")[0]
