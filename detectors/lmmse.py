@@ -277,10 +277,7 @@ class LMMSEDetector(TapsDetector):
         h = h[:, None] * tf.cast(mask, dtype)[None]
         cov = tf.cast(es, dtype) * tf.matmul(h, h, adjoint_b=True)
         # Missing samples: unit diagonal and no cross terms => zero weight.
-        energy = tf.reduce_sum(tf.abs(taps) ** 2, axis=-1)      # [Bt]
-        eps = np.finfo(rdtype.as_numpy_dtype).eps
-        floor = 100.0 * eps * (es * energy + 1.0)
-        no_b = tf.maximum(tf.reshape(no, [-1]), floor)          # [B|1]
+        no_b = self._floored_noise(no, taps, es)                # [B|1]
         row_mask = tf.cast(row_mask, rdtype)                    # [K, n]
         diag = (row_mask[None] * no_b[:, None, None]
                 + (1.0 - row_mask)[None])                       # [B|1, K, n]
@@ -306,10 +303,7 @@ class LMMSEDetector(TapsDetector):
         win = tf.stack([yc[:, j:j + t] for j in range(n)], axis=-1)
         x_hat = m + tf.reduce_sum(tf.math.conj(w_k) * win, axis=-1)
 
-        mu_k = tf.broadcast_to(tf.clip_by_value(mu_k, 0.0, 1.0),
-                               tf.shape(x_hat))
-        var = mu_k * (1.0 - mu_k) * es
-        return x_hat, mu_k, var
+        return self._with_variance(x_hat, mu_k, es)
 
     def _classes(self, static_t, t):
         """Edge classes needed for frames of ``T`` symbols.
@@ -378,10 +372,7 @@ class LMMSEDetector(TapsDetector):
         hv = h[:, None] * tf.cast(v_win, dtype)[:, :, None, :]  # [B, T, n, S]
         cov = tf.matmul(hv, h[:, None], adjoint_b=True)         # [B, T, n, n]
         cov = cov * tf.cast(rows[:, :, None] * rows[:, None, :], dtype)
-        energy = tf.reduce_sum(tf.abs(taps) ** 2, axis=-1)      # [Bt]
-        eps = np.finfo(rdtype.as_numpy_dtype).eps
-        floor = 100.0 * eps * (es * energy + 1.0)
-        no_b = tf.maximum(tf.reshape(no, [-1]), floor)          # [B|1]
+        no_b = self._floored_noise(no, taps, es)                # [B|1]
         diag = (rows[None] * no_b[:, None, None]
                 + (1.0 - rows)[None])                           # [B|1, T, n]
         cov = cov + tf.linalg.diag(tf.cast(diag, dtype))
@@ -405,9 +396,23 @@ class LMMSEDetector(TapsDetector):
         x_hat = (m + tf.reduce_sum(tf.math.conj(w) * win, axis=-1)
                  + tf.cast(mu, dtype) * (xbar - m))
 
+        return self._with_variance(x_hat, mu, es)
+
+    def _floored_noise(self, no, taps, es):
+        """``no`` per frame ``[B|1]``, floored at a few ulps of the received
+        energy so that the covariance stays positive definite at ``no =
+        0``."""
+        energy = tf.reduce_sum(tf.abs(taps) ** 2, axis=-1)      # [Bt]
+        eps = np.finfo(self.rdtype.as_numpy_dtype).eps
+        floor = 100.0 * eps * (es * energy + 1.0)
+        return tf.maximum(tf.reshape(no, [-1]), floor)
+
+    @staticmethod
+    def _with_variance(x_hat, mu, es):
+        """``(x_hat, mu, var)``: the bias clipped to [0, 1] and broadcast to
+        the estimates, ``var = mu (1 - mu) E_s`` (class docstring)."""
         mu = tf.broadcast_to(tf.clip_by_value(mu, 0.0, 1.0), tf.shape(x_hat))
-        var = mu * (1.0 - mu) * es
-        return x_hat, mu, var
+        return x_hat, mu, mu * (1.0 - mu) * es
 
     def _posterior_logits(self, y, no, prior_logits=None, taps=None):
         # The SIC likelihood reads the prior of the other symbols; the
