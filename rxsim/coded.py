@@ -87,7 +87,8 @@ from .counts import CountStages, symbol_counts
 from .link import Link
 from .transmitter import Transmitter
 
-__all__ = ["CodedLink", "code_problems", "CODE_TYPES", "OUTPUTS",
+__all__ = ["CodedLink", "code_problems", "interleavers", "shared_code",
+           "CODE_TYPES", "OUTPUTS",
            "DEFAULT_HARD_LLR", "DEFAULT_NUM_ITER", "INTERLEAVER_SEED",
            "PRIOR_LLR_MAX"]
 
@@ -204,7 +205,7 @@ class _Code:
         """The decoding stage of a coded link's count: ``(b, llr) ->``
         counts of information bits and blocks; the engine compiles it
         once per code (this object, cached for the process's life by
-        :func:`_shared_code`) and per ``xla`` flag."""
+        :func:`shared_code`) and per ``xla`` flag."""
         graph = self.graph
 
         def count_decoded(b, llr):
@@ -224,9 +225,20 @@ class _Code:
         return count_decoded
 
 
-def _shared_code(k, n, num_iter, precision):
-    """The :class:`_Code` of ``(k, n, num_iter, precision)``, built once
-    per process."""
+def interleavers(precision=None):
+    """``(interleaver, deinterleaver)``: the fixed bit permutation of coded
+    links (Sionna ``RandomInterleaver``, seed :data:`INTERLEAVER_SEED`, the
+    same for every frame; module notes)."""
+    interleaver = RandomInterleaver(
+        seed=INTERLEAVER_SEED, keep_batch_constant=True, keep_state=True,
+        axis=-1, precision=precision)
+    return interleaver, Deinterleaver(interleaver)
+
+
+def shared_code(k, n, num_iter, precision):
+    """The encoder and decoders of ``(k, n, num_iter, precision)`` (a
+    ``_Code``: ``encoder``, ``decoder``, ``graph(soft=False)``), built once
+    per process and shared by every link and study that uses the code."""
     return compiled(("rxsim.coded", k, n, num_iter, precision),
                     lambda: _build_code(k, n, num_iter, precision))
 
@@ -363,7 +375,7 @@ class CodedLink(Block):
                 f"LLRs back as a prior, but {type(detector).__name__} does "
                 f"not take one ({reason}); use iterations=1 or a detector "
                 "with takes_prior = True (BCJR, max-log BCJR, BCJRNet, "
-                "symbol-wise).")
+                "LMMSE, symbol-wise).")
         if isinstance(hard_llr, bool) or not isinstance(
                 hard_llr, numbers.Real) or not 0 < hard_llr < np.inf:
             raise ValueError(f"`hard_llr` must be a finite number > 0, got "
@@ -385,14 +397,11 @@ class CodedLink(Block):
         self.hard_llr = float(hard_llr)
         self.interleave = bool(interleave)
         self.iterations = iterations
-        self._code = _shared_code(self.k, self.n, self.num_iter,
+        self._code = shared_code(self.k, self.n, self.num_iter,
                                   self.precision)
         self.encoder, self.decoder = self._code.encoder, self._code.decoder
         if self.interleave:
-            self._interleaver = RandomInterleaver(
-                seed=INTERLEAVER_SEED, keep_batch_constant=True,
-                keep_state=True, axis=-1, precision=precision)
-            self._deinterleaver = Deinterleaver(self._interleaver)
+            self._interleaver, self._deinterleaver = interleavers(precision)
         self._points = constellation_points(transmitter.constellation,
                                             self.rdtype)
         self._logits2llrs = SymbolLogits2LLRs("app", bps,
@@ -571,8 +580,8 @@ class CodedLink(Block):
     def decode(self, llr):
         """Code-bit LLRs ``[batch, n]`` (codeword order) -> decoded
         information bits ``[batch, k]`` (tf.float 0/1)."""
-        # The shared graph is traced once per code; inside a caller's
-        # tf.function it is called (XLA: inlined), not traced again.
+        # The shared graph is traced once per code and context (XLA or
+        # not); inside a caller's tf.function it is called, not traced.
         llr = tf.cast(llr, self.decoder.rdtype)
         return tf.cast(self._code.graph()(llr), self.rdtype)
 

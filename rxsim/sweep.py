@@ -127,8 +127,6 @@ def point_noise_variance(cfg, channel, value_db):
     >>> round(point_noise_variance(cfg, cfg.channels[0], 0.0), 12)
     1.0
     """
-    if cfg.axis == "snr":
-        return snr_to_no(value_db)
     coderate = 1.0 if cfg.code is None else cfg.code.k / cfg.code.n
     return noise_variance(value_db, axis=cfg.axis, taps=channel.tap_array(),
                           constellation=cfg.constellation, coderate=coderate)

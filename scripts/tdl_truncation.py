@@ -9,9 +9,8 @@ of the kept window of ``L = 3, 4, 5`` taps (``return_taps=True`` gives each
 frame's kept taps), the residual taps left in the channel. Two metrics:
 ``no`` as it is, and ``no + residual_energy`` (the residual taps' average
 power counted as noise). Every L and metric sees the same frames (the
-same seeds); SER with the Wilson interval of the frames' error counts
-divided by their design effect (frames independent). Prints a markdown
-table.
+same seeds); SER with the engine's frame-based Wilson interval
+(``rxsim.montecarlo.PointResult``). Prints a markdown table.
 """
 
 import argparse
@@ -27,7 +26,8 @@ def main(argv=None):
 
     from channels import TDLChannel
     from detectors import BCJRDetector
-    from rxsim.stats import design_effect, effective_interval
+    from rxsim.counts import symbol_counts
+    from rxsim.montecarlo import PointResult
     from signals.constellations import constellation_points
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,27 +50,25 @@ def main(argv=None):
         det = BCJRDetector(np.ones(L, complex), constellation="qpsk")
         for snr in args.snr:
             no = 10.0 ** (-snr / 10.0)
-            per_frame = {"no": [], "no + residual": []}
+            sent, decided = [], {"no": [], "no + residual": []}
             for b in range(args.frames // args.batch):
                 seed = tf.constant([int(snr * 10), b])
                 s = tf.random.stateless_uniform(
                     [args.batch, args.length], seed + 7, 0, 4, tf.int32)
                 x = tf.gather(points, s)
                 y, _, kept = ch(x, no, seed=seed, return_taps=True)
+                sent.append(s)
                 for name, n in (("no", no),
                                 ("no + residual", no + ch.residual_energy)):
-                    s_hat = tf.argmax(det(y, n, taps=kept), -1,
-                                      output_type=tf.int32)
-                    per_frame[name].append(tf.reduce_sum(tf.cast(
-                        s_hat != s, tf.int64), -1).numpy())
+                    decided[name].append(tf.argmax(
+                        det(y, n, taps=kept), -1, output_type=tf.int32))
             cells = []
             for name in ("no", "no + residual"):
-                e = np.concatenate(per_frame[name])
-                frames, symbols = e.size, e.size * args.length
-                deff = design_effect(int(e.sum()), int((e * e).sum()),
-                                     frames, args.length)
-                lo, hi = effective_interval(int(e.sum()), symbols, deff)
-                cells.append(f"{e.sum() / symbols:.3g} [{lo:.3g}, {hi:.3g}]")
+                # the engine's counts and frame-based interval
+                r = PointResult.from_counts(symbol_counts(
+                    tf.concat(sent, 0), tf.concat(decided[name], 0)))
+                lo, hi = r.ser_ci_wilson
+                cells.append(f"{r.ser:.3g} [{lo:.3g}, {hi:.3g}]")
             lines.append(f"| {L} | {ch.residual_energy:.3f} | {snr:g} dB | "
                          + " | ".join(cells) + " |")
             print(lines[-1], flush=True)

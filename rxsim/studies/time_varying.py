@@ -415,20 +415,15 @@ class FrameCoder:
     def __init__(self, code_k, n, crc):
         import tensorflow as tf
         from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
-        from sionna.phy.fec.interleaving import (Deinterleaver,
-                                                 RandomInterleaver)
 
-        from ..coded import DEFAULT_NUM_ITER, INTERLEAVER_SEED, _shared_code
+        from ..coded import DEFAULT_NUM_ITER, interleavers, shared_code
         self._tf = tf
         self.code_k, self.n, self.crc = int(code_k), int(n), crc
-        self._code = _shared_code(self.code_k, self.n, DEFAULT_NUM_ITER,
-                                  "single")
+        self._code = shared_code(self.code_k, self.n, DEFAULT_NUM_ITER,
+                                 "single")
         self._crc_enc = CRCEncoder(crc)
         self._crc_dec = CRCDecoder(self._crc_enc)
-        self._interleaver = RandomInterleaver(
-            seed=INTERLEAVER_SEED, keep_batch_constant=True, keep_state=True,
-            axis=-1)
-        self._deinterleaver = Deinterleaver(self._interleaver)
+        self._interleaver, self._deinterleaver = interleavers()
 
     @classmethod
     def of(cls, spec):

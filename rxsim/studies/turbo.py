@@ -54,10 +54,9 @@ def gains(rows, frame_counts, *, more=4, fewer=1, confidence=0.95):
     out = {}
     for exp in sorted({r["experiment"] for r in rows}):
         exp_rows = [r for r in rows if r["experiment"] == exp]
-        bases = sorted({split_label(r["detector"])[0] for r in exp_rows})
-        for base in bases:
+        labels = {r["detector"] for r in exp_rows}
+        for base in sorted({split_label(label)[0] for label in labels}):
             a, b = f"{base} I={more}", f"{base} I={fewer}"
-            labels = {r["detector"] for r in exp_rows}
             if a not in labels or b not in labels:
                 continue
             for line in compare_rows(exp_rows, a, b,
@@ -113,9 +112,9 @@ def markdown_table(rows, frame_counts, confidence=0.95):
     for exp in sorted(snr):
         at = [r for r in rows if r["experiment"] == exp
               and math.isclose(float(r["snr_db"]), snr[exp])]
-        for base in sorted({split_label(r["detector"])[0] for r in at}):
-            bler = {split_label(r["detector"])[1]: r["bler"] for r in at
-                    if split_label(r["detector"])[0] == base}
+        by_label = {split_label(r["detector"]): r["bler"] for r in at}
+        for base in sorted({b for b, _ in by_label}):
+            bler = {i: v for (b, i), v in by_label.items() if b == base}
             line = table.get((exp, base, snr[exp]))
             cells = [f"{bler[i]:.3g}" if bler.get(i) is not None else "-"
                      for i in passes]
