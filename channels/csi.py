@@ -1,8 +1,13 @@
 """Imperfect channel-state information: the taps a receiver believes.
 
-Three cases, as in the ViterbiNet / BCJRNet evaluations:
+Three cases, as in the ViterbiNet / BCJRNet evaluations, and one for
+fading channels:
 
 - ``perfect``: the receiver knows the true taps.
+- ``mean``: the receiver knows the channel's average taps
+  (``channel.taps``), not the frame's realisation: on a fading channel
+  (:class:`channels.TDLChannel`) the root mean power-delay profile; on a
+  fixed channel the same as ``perfect``.
 - ``perturbed``: the true taps with random errors, multiplicative
   ``h (1 + sqrt(var) n)`` (default) or additive ``h + sqrt(var) n``,
   drawn once per frame (``per=frame``, default) or afresh for every symbol
@@ -495,7 +500,7 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
 _MODES = ("multiplicative", "additive")
 _PERS = ("frame", "symbol")
 _SOURCES = ("frame", "training")
-_FORMS = ("'perfect', 'perturbed:var=V' (optionally ',mode=multiplicative' "
+_FORMS = ("'perfect', 'mean', 'perturbed:var=V' (optionally ',mode=multiplicative' "
           "or ',mode=additive', and ',per=frame' or ',per=symbol'), "
           "'estimated:pilots=N', 'estimated:from=training' (optionally "
           "',pilots=N' and ',var=V' with ',mode=multiplicative' or "
@@ -503,6 +508,7 @@ _FORMS = ("'perfect', 'perturbed:var=V' (optionally ',mode=multiplicative' "
 # kind: {parameter: parser}; a tuple lists the allowed values
 _KINDS = {
     "perfect": {},
+    "mean": {},
     "perturbed": {"var": float, "mode": _MODES, "per": _PERS},
     "estimated": {"pilots": int, "from": _SOURCES, "var": float,
                   "mode": _MODES},
@@ -536,6 +542,7 @@ class CSISpec:
     Grammar (keys in any order, case-insensitive)::
 
         perfect
+        mean
         perturbed:var=V[,mode=M][,per=frame|symbol]
         estimated:pilots=N
         estimated:from=training[,pilots=N][,var=V[,mode=M]]
@@ -544,7 +551,7 @@ class CSISpec:
 
     Parameters
     ----------
-    kind : "perfect" | "perturbed" | "estimated"
+    kind : "perfect" | "mean" | "perturbed" | "estimated"
     params : mapping
         ``perturbed``: ``var`` (float >= 0), ``mode`` ("multiplicative",
         the default, or "additive") and ``per`` ("frame", the default:
@@ -553,7 +560,11 @@ class CSISpec:
         1) fresh pilots per frame, or "training": one fit to the learned
         detectors' training pilots, with ``pilots`` their number (None:
         the learned detectors' default) and ``var`` / ``mode`` the CSI
-        case of their channel (``var`` None: perfect); ``perfect``: none.
+        case of their channel (``var`` None: perfect); ``perfect`` and
+        ``mean`` (the channel's average taps, ``channel.taps``: on a
+        fading channel the receiver knows only the mean power-delay
+        profile, not the frame's realisation; on a fixed channel the
+        same as perfect): none.
 
     Example
     -------
@@ -602,8 +613,8 @@ class CSISpec:
 
     def __str__(self):
         p = self.params
-        if self.kind == "perfect":
-            return "perfect"
+        if self.kind in ("perfect", "mean"):
+            return self.kind
         if self.kind == "perturbed":
             text = f"perturbed:var={p['var']!r}"
             if p["mode"] != "multiplicative":
@@ -670,7 +681,8 @@ class CSISpec:
 
         Output
         ------
-        : ``true_taps`` unchanged (as a tensor) for ``perfect``,
+        : ``true_taps`` unchanged (as a tensor) for ``perfect`` and
+          ``mean``,
           ``[batch_size, T, L]`` for ``per=symbol``, else
           ``[batch_size, L]`` (dtypes as in the functions used)
 
@@ -678,7 +690,7 @@ class CSISpec:
         come from one fit to the training pilots, not from a draw per
         batch) and for ``per=symbol`` without ``num_symbols``.
         """
-        if self.kind == "perfect":
+        if self.kind in ("perfect", "mean"):
             return as_taps(true_taps, name="true_taps")
         if self.kind == "perturbed":
             steps = None

@@ -294,6 +294,8 @@ class CodedLink(Block):
     believed_taps : None or [L] array
         As in :class:`rxsim.Link`: taps the receiver believes at every
         call (``None``: the detector's own).
+    residual_noise : bool
+        As in :class:`rxsim.Link` (fading channels with a kept window).
     precision : None | "single" | "double"
 
     Input
@@ -347,7 +349,7 @@ class CodedLink(Block):
                  output="soft", num_iter=DEFAULT_NUM_ITER,
                  hard_llr=DEFAULT_HARD_LLR, interleave=True, iterations=1,
                  csi=None, noise_variance=None, believed_taps=None,
-                 precision=None, **kwargs):
+                 residual_noise=True, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)
@@ -383,7 +385,8 @@ class CodedLink(Block):
         #: The uncoded :class:`rxsim.Link` this link sends its symbols over.
         self.link = Link(transmitter, channel, detector, int(n) // bps,
                          csi=csi, noise_variance=noise_variance,
-                         believed_taps=believed_taps, precision=precision)
+                         believed_taps=believed_taps,
+                         residual_noise=residual_noise, precision=precision)
         if output == "soft" and getattr(detector, "hard_out", False):
             raise ValueError(
                 "output='soft' needs the detector's posteriors, but it was "
@@ -493,17 +496,17 @@ class CodedLink(Block):
             input.
         s, s_hat : [batch_size, T], tf.int32
         """
-        b, s, y, csi_seed = self.draw(batch_size, no, seed)
-        llr, s_hat = self._receive(y, no, csi_seed)
+        b, s, y, state = self.draw(batch_size, no, seed)
+        llr, s_hat = self._receive(y, no, state)
         return b, llr, s, s_hat
 
-    def _receive(self, y, no, csi_seed):
+    def _receive(self, y, no, state):
         """Deinterleaved code-bit LLRs and symbol decisions of received
         frames ``y`` (the receiver half of :meth:`transmit`): the input of
         the final decoding, after ``iterations - 1`` turbo exchanges."""
         prior = None
         for it in range(self.iterations):
-            out = self.link.detect(y, no, csi_seed=csi_seed, prior=prior)
+            out = self.link.detect(y, no, **state, prior=prior)
             llr, s_hat = self._llrs(out)
             if prior is not None:                  # extrinsic information
                 llr = llr - prior
@@ -535,9 +538,9 @@ class CodedLink(Block):
 
         Output
         ------
-        : ``(b, s, y, csi_seed)``: information bits ``[batch, k]``
+        : ``(b, s, y, state)``: information bits ``[batch, k]``
           (tf.float), sent indices and received samples ``[batch, T]``,
-          the CSI stream's seed
+          the receiver's draws (:meth:`rxsim.Link.draw`)
         """
         b_seed, ch_seed, csi_seed = self.link.split_seed(seed)
         shape = [batch_size, self.k]
@@ -550,8 +553,8 @@ class CodedLink(Block):
         c = self.encoder(b)
         s = self.bits_to_indices(self._interleave(c))
         x = tf.gather(self._points, s)
-        y = self.link.channel(x, no, seed=ch_seed)
-        return b, s, y, csi_seed
+        y, state = self.link.through_channel(x, no, ch_seed)
+        return b, s, y, {"csi_seed": csi_seed, **state}
 
     def adopt_receiver(self, other):
         """Take the receiver of ``other``, a coded link built the same way
@@ -598,8 +601,8 @@ class CodedLink(Block):
     def count_drawn(self, drawn, no):
         """:meth:`count_front` on a batch of :meth:`draw` (of this link or
         of one with the same :meth:`draw_key`)."""
-        b, s, y, csi_seed = drawn
-        llr, s_hat = self._receive(y, no, csi_seed)
+        b, s, y, state = drawn
+        llr, s_hat = self._receive(y, no, state)
         return symbol_counts(s, s_hat), (b, tf.cast(llr, self.decoder.rdtype))
 
     def count_stages(self):

@@ -24,8 +24,10 @@ from channels import exponential_taps
 from signals.constellations import make_constellation
 
 from .registry import DETECTORS, check_detector_options
+from .tdl_config import TDL_KEYS, TDLSpec, tdl_channels
 
-__all__ = ["ConfigError", "SweepConfig", "ChannelSpec", "DetectorSpec",
+__all__ = ["ConfigError", "SweepConfig", "ChannelSpec", "TDLSpec",
+           "DetectorSpec",
            "CodeSpec", "load_config", "parse_config", "snr_to_no",
            "config_hash"]
 
@@ -99,6 +101,23 @@ class ChannelSpec:
         if self.phases is not None:
             taps = taps * np.exp(1j * np.asarray(self.phases))
         return taps
+
+    def block(self, constellation, precision=None):
+        """The channel block: :class:`channels.ISIChannel` or
+        :class:`channels.PoissonChannel` with :meth:`tap_array`."""
+        from channels import ISIChannel, PoissonChannel
+        cls = PoissonChannel if self.kind == "poisson" else ISIChannel
+        return cls(self.tap_array(), constellation=constellation,
+                   precision=precision)
+
+    def signal_constellation(self, constellation):
+        """The constellation the link sends (the config's, as it is)."""
+        return constellation
+
+    @property
+    def energy(self):
+        """float : received energy per symbol, ``sum_l |h_l|^2``."""
+        return float(np.sum(np.abs(self.tap_array()) ** 2))
 
     @property
     def label(self):
@@ -227,7 +246,8 @@ _SECTIONS = {
     "link": {"constellation": str, "frame_length": int, "batch_size": int,
              "xla": bool},
     "channel": {"kind": str, "memory": int, "gamma": (float, list),
-                "taps": list, "normalize": bool, "phases": list},
+                "taps": list, "normalize": bool, "phases": list,
+                **TDL_KEYS},
     "sweep": {"snr_db": (list, dict), "axis": str, "target_errors": int,
               "max_symbols": int, "confidence": float},
     # any other key of a [[detector]] table is an option of that detector
@@ -330,7 +350,7 @@ def _snr_grid(spec, problems):
     return tuple(float(v) for v in spec)
 
 
-_CHANNEL_KINDS = ("isi", "poisson")
+_CHANNEL_KINDS = ("isi", "poisson", "tdl")
 SWEEP_AXES = ("snr", "ebno")
 
 
@@ -361,12 +381,19 @@ def _sweep_axis(sweep, constellation, channels, problems):
     return axis
 
 
-def _channels(table, problems):
+def _channels(table, constellation, problems):
     kind = table.get("kind", "isi")
     if kind not in _CHANNEL_KINDS:
         problems.append(f"[channel] kind {kind!r} unknown; allowed: "
                         f"{', '.join(map(repr, _CHANNEL_KINDS))}")
         return ()
+    if kind == "tdl":
+        return tdl_channels(table, constellation, problems)
+    extra = sorted(k for k in TDL_KEYS if k in table)
+    if extra:
+        problems.append(f"[channel] {', '.join(extra)}: keys of kind = "
+                        f"'tdl', not of {kind!r}; remove them or set kind "
+                        "= 'tdl'")
     taps, gamma = table.get("taps"), table.get("gamma")
     memory = table.get("memory")
     normalize = table.get("normalize", False)
@@ -465,10 +492,16 @@ def _channel_kind_problems(channels, constellation, link, detectors,
                 "[link] xla = true cannot run a 'poisson' channel: "
                 "TensorFlow's Poisson sampler has no XLA kernel; set xla = "
                 "false or leave it out (poisson channels default to false)")
+    if "tdl" in kinds:
+        _tdl_problems(channels, constellation, detectors, problems)
     for det in detectors:
         where = f"[[detector]] {det.label!r}"
         entry = DETECTORS[det.name]
         likelihood = det.options.get("likelihood")
+        if "residual_noise" in det.options and "tdl" not in kinds:
+            problems.append(
+                f"{where} residual_noise applies to kind = 'tdl' channels "
+                "(the taps outside the kept window); remove it")
         if poisson and det.csi.startswith("estimated"):
             problems.append(
                 f"{where} csi = {det.csi!r}: pilot-based tap estimation "
@@ -490,6 +523,50 @@ def _channel_kind_problems(channels, constellation, link, detectors,
             problems.append(
                 f"{where} likelihood = 'poisson' needs [channel] kind = "
                 "'poisson' (the channel is Gaussian ISI)")
+
+
+def _tdl_problems(channels, constellation, detectors, problems):
+    """What a TDL channel cannot run: on-off keying, and CSI cases that
+    need a fixed channel (one fit to training pilots) or taps a fading
+    frame does not have (per-symbol errors, errors on within-frame
+    fading)."""
+    from channels.csi import parse_csi
+    from signals.constellations import constellation_name
+
+    try:
+        ook = constellation_name(make_constellation(constellation)) == "ook"
+    except (ValueError, TypeError):
+        ook = False                 # reported with [link] already
+    if ook:
+        problems.append("[link] constellation = 'ook' is for the 'poisson' "
+                        "channel; a 'tdl' channel is complex baseband: use "
+                        "bpsk, qpsk, pamM or qamM")
+    continuous = any(c.fading == "continuous" for c in channels)
+    memory = min(c.memory for c in channels)
+    for det in detectors:
+        where = f"[[detector]] {det.label!r}"
+        spec = parse_csi(det.csi)
+        if DETECTORS[det.name].learned and spec.kind != "perfect":
+            problems.append(
+                f"{where} csi {det.csi!r}: on a 'tdl' channel a learned "
+                "detector trains on pilots through the fading channel "
+                "itself (new realisations per pilot frame); use csi = "
+                "'perfect'")
+        elif spec.from_training:
+            problems.append(
+                f"{where} csi {det.csi!r}: one fit to training pilots "
+                "assumes a fixed channel; a 'tdl' channel fades from frame "
+                "to frame: use 'estimated:pilots=N' (pilots per frame)")
+        elif spec.kind == "estimated" and spec.params["pilots"] < memory:
+            problems.append(
+                f"{where} csi {det.csi!r}: {spec.params['pilots']} pilots "
+                f"cannot identify memory = {memory} taps; use pilots >= "
+                f"{memory}")
+        elif spec.kind == "perturbed" and (spec.per_symbol or continuous):
+            problems.append(
+                f"{where} csi {det.csi!r}: on a 'tdl' channel perturbed "
+                "taps are drawn per frame on block fading; use per=frame "
+                "and fading = 'block', or 'estimated:pilots=N'")
 
 
 # Detectors whose natural output is a hard decision (Viterbi's ML
@@ -688,7 +765,8 @@ def parse_config(data, source="config"):
     values = {k: _positive(t, s, k, problems, _DEFAULTS[k]) for s, t, k in (
         ("link", link, "frame_length"), ("link", link, "batch_size"),
         ("sweep", sweep, "target_errors"), ("sweep", sweep, "max_symbols"))}
-    channels = _channels(chan, problems) if "channel" in data else ()
+    channels = (_channels(chan, constellation, problems)
+                if "channel" in data else ())
     channels = _with_phases(channels, chan, constellation, problems)
     snr_spec = sweep.get("snr_db")
     snrs = (_snr_grid(snr_spec, problems)

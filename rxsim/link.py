@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
 
+from detectors import TapsDetector
 from signals.checks import check_int, check_nonnegative
 
 from .counts import symbol_counts
@@ -37,6 +38,12 @@ class Link(Block):
         estimates from pilots), handed to ``detector(y, no, taps=...)``;
         ``None``: the detector keeps the taps it was built with. Not with
         a CSI case other than perfect (which draws its own).
+    residual_noise : bool
+        On a fading channel that keeps a window of its taps for the
+        detector (:class:`channels.TDLChannel`): add the average power of
+        the taps outside the window (``channel.residual_energy``) to the
+        noise variance the detector is handed, for the CSI cases that know
+        the taps (perfect, perturbed, mean). Estimated CSI measures it.
     precision : None | "single" | "double"
 
     The receiver's knowledge (``believed_taps``, ``noise_variance``, a
@@ -92,7 +99,8 @@ class Link(Block):
 
     def __init__(self, transmitter, channel, detector, num_symbols, *,
                  return_soft=False, csi=None, noise_variance=None,
-                 believed_taps=None, precision=None, **kwargs):
+                 believed_taps=None, residual_noise=True, precision=None,
+                 **kwargs):
         super().__init__(precision=precision, **kwargs)
         num_symbols = check_int(num_symbols, "num_symbols")
         m_tx = transmitter.constellation.num_points
@@ -108,6 +116,10 @@ class Link(Block):
         self.detector = detector
         self.num_symbols = num_symbols
         self.return_soft = bool(return_soft)
+        self._residual_noise = bool(residual_noise)
+        # a learned detector has no taps to be handed: its channel
+        # knowledge is its training
+        self._takes_taps = isinstance(detector, TapsDetector)
         self.csi = None if csi is None or csi.kind == "perfect" else csi
         self._noise_variance = None
         if noise_variance is not None:
@@ -194,14 +206,20 @@ class Link(Block):
         return tuple(tf.unstack(
             tf.random.experimental.stateless_split(seed, 3)))
 
-    def detect(self, y, no, *, csi_seed=None, prior=None):
+    def detect(self, y, no, *, csi_seed=None, channel_taps=None,
+               prior=None):
         """The receiver: on received samples ``y`` ``[batch, T]``, the
         believed taps (fixed, or of the CSI case, drawn with ``csi_seed``)
         and the detector's output (log-probabilities ``[batch, T, M]`` or
         indices ``[batch, T]``). ``prior``: a-priori bit LLRs ``[batch, T
         * bits]`` for detectors that take them (turbo detection, see
         :class:`rxsim.coded.CodedLink`); the same ``csi_seed`` gives the
-        same believed taps at every call."""
+        same believed taps at every call.
+
+        ``channel_taps``: the taps a fading channel applied to this batch
+        (``[batch, L_total]``, or ``[batch, T, L_total]`` within-frame
+        fading; :meth:`draw` passes them on), from which the CSI case
+        takes the receiver's knowledge (see :meth:`_fading_receiver`)."""
         no_rx = no if self._noise_variance is None else tf.cast(
             self._noise_variance, tf.convert_to_tensor(no).dtype)
         extra = {} if prior is None else {"prior": prior}
@@ -209,20 +227,67 @@ class Link(Block):
             return self.detector(y, no_rx,
                                  taps=tf.convert_to_tensor(self._believed),
                                  **extra)
-        if self.csi is None:
-            return self.detector(y, no_rx, **extra)
+        if channel_taps is not None and self._takes_taps:
+            taps, no_rx = self._fading_receiver(y, no, no_rx, channel_taps,
+                                                csi_seed)
+            return self.detector(y, no_rx, taps=taps, **extra)
+        if self.csi is None or self.csi.kind == "mean":
+            return self.detector(y, no_rx, **extra)   # its own taps
+        return self.detector(y, no_rx, taps=self._believed_taps(
+            self.channel.taps, y, no, csi_seed), **extra)
+
+    def _believed_taps(self, true_taps, y, no, csi_seed):
+        """The CSI case's draw of believed taps from ``true_taps``."""
         per_symbol = ({"num_symbols": y.shape[1]}
                       if getattr(self.csi, "per_symbol", False) else {})
         batch_size = y.shape[0] if y.shape[0] is not None else \
             tf.shape(y)[0]
-        believed = self.csi.believed_taps(
-            self.channel.taps, no, batch_size, seed=csi_seed,
+        return self.csi.believed_taps(
+            true_taps, no, batch_size, seed=csi_seed,
             constellation=self.transmitter.constellation, **per_symbol)
-        return self.detector(y, no_rx, taps=believed, **extra)
+
+    def _fading_receiver(self, y, no, no_rx, channel_taps, csi_seed):
+        """``(taps, noise variance)`` the detector is handed on a fading
+        channel (taps drawn per frame, :class:`channels.TDLChannel`):
+
+        - ``perfect``: the frame's kept taps (per symbol under within-frame
+          fading for detectors that take them, else the taps of the
+          frame's middle symbol), with the average power of the taps
+          outside the kept window added to the noise variance unless
+          ``residual_noise=False``;
+        - ``perturbed:...``: the CSI case's errors on those taps (same
+          noise rule);
+        - ``estimated:pilots=N``: least squares from ``N`` pilots sent
+          through the frame's channel just before it, and the noise
+          variance measured on them (which holds the residual taps'
+          power), :meth:`channels.TDLChannel.estimate_taps`;
+        - ``mean``: the channel's average taps (``channel.taps``, what the
+          detector was built with), same noise rule.
+        """
+        ch = self.channel
+        kind = None if self.csi is None else self.csi.kind
+        if kind == "estimated":
+            return ch.estimate_taps(channel_taps, no,
+                                    self.csi.params["pilots"],
+                                    seed=csi_seed)
+        if kind == "mean":
+            kept = tf.convert_to_tensor(ch.taps)
+        else:
+            kept = channel_taps[..., ch.window_start:
+                                ch.window_start + ch.memory]
+        if kept.shape.rank == 3 and not getattr(self.detector,
+                                                "per_symbol_taps", False):
+            kept = kept[:, kept.shape[1] // 2]
+        if self._residual_noise:
+            no_rx = no_rx + tf.cast(ch.residual_energy,
+                                    tf.convert_to_tensor(no_rx).dtype)
+        taps = kept if kind in (None, "mean") else self._believed_taps(
+            kept, y, no, csi_seed)
+        return taps, no_rx
 
     def call(self, batch_size, no, seed=None):
-        s, y, csi_seed = self.draw(batch_size, no, seed)
-        return self._decisions(s, self.detect(y, no, csi_seed=csi_seed))
+        s, y, state = self.draw(batch_size, no, seed)
+        return self._decisions(s, self.detect(y, no, **state))
 
     def _decisions(self, s, out):
         """``(s, s_hat[, log_probs])`` of the detector's output."""
@@ -254,19 +319,32 @@ class Link(Block):
 
         Output
         ------
-        : ``(s, y, csi_seed)``: sent indices ``[batch, T]`` (tf.int32),
-          received samples ``[batch, T]`` and the CSI stream's seed ``[2]``
+        : ``(s, y, state)``: sent indices ``[batch, T]`` (tf.int32),
+          received samples ``[batch, T]`` and what the receiver's side
+          draws from (``dict``, the keywords of :meth:`detect`: the CSI
+          stream's seed ``csi_seed`` ``[2]``, and a fading channel's
+          ``channel_taps``)
         """
         tx_seed, ch_seed, csi_seed = self.split_seed(seed)
         s, x = self.transmitter(batch_size, self.num_symbols, seed=tx_seed)
-        return s, self.channel(x, no, seed=ch_seed), csi_seed
+        y, state = self.through_channel(x, no, ch_seed)
+        return s, y, {"csi_seed": csi_seed, **state}
+
+    def through_channel(self, x, no, seed):
+        """``(y, state)``: the channel's output for sent points ``x`` and
+        the keywords of :meth:`detect` it adds (``channel_taps`` for a
+        channel that draws its taps per frame, i.e. has ``draw_taps``)."""
+        if not hasattr(self.channel, "draw_taps"):
+            return self.channel(x, no, seed=seed), {}
+        y, full, _ = self.channel(x, no, seed=seed, return_taps=True)
+        return y, {"channel_taps": full}
 
     def count_drawn(self, drawn, no):
         """Counts (:mod:`rxsim.counts`) of this link's receiver on a batch
         of :meth:`draw` (of this link or of one with the same
         :meth:`draw_key`)."""
-        s, y, csi_seed = drawn
-        s_hat = self._decisions(s, self.detect(y, no, csi_seed=csi_seed))[1]
+        s, y, state = drawn
+        s_hat = self._decisions(s, self.detect(y, no, **state))[1]
         bits = getattr(self.transmitter, "bits_per_symbol", None)
         return symbol_counts(s, s_hat, bits)
 

@@ -30,7 +30,7 @@ __all__ = ["pilot_data"]
 
 def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
                csi=None, frame_length=500, seed=None, *, no=None,
-               channel_kind="isi", noise_seed=None):
+               channel_kind="isi", noise_seed=None, channel=None):
     r"""Labelled pilots ``(y, s)`` through an ISI channel.
 
     Parameters
@@ -67,6 +67,12 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
         Seed of the channel noise alone; ``None``: split from ``seed``.
         With it, one ``seed`` gives the same symbols (and believed taps)
         under fresh noise, as the authors' pilots at every SNR.
+    channel : None | channel block
+        A channel that draws its own taps per frame (``channel(x, no,
+        seed=...)``, e.g. :class:`channels.TDLChannel`): the pilots go
+        through it, a new realisation per pilot frame, and ``taps`` and
+        ``channel_kind`` are not used; ``csi`` must be perfect (the
+        pilots see the true fading channel).
 
     Output
     ------
@@ -126,6 +132,15 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
         tf.random.experimental.stateless_split(stateless_seed(seed), 3))
     if noise_seed is not None:
         ch_seed = stateless_seed(noise_seed)
+    if channel is not None:
+        if spec.kind != "perfect":
+            raise ValueError(
+                f"pilots through a fading channel block see its true taps; "
+                f"csi must be 'perfect', got {str(spec)!r}.")
+        transmitter = Transmitter(constellation or channel.constellation)
+        s, x = transmitter(frames, T, seed=tx_seed)
+        y = channel(x, no, seed=ch_seed)
+        return y.numpy(), s.numpy().astype(np.int32)
     if channel_kind == "poisson":
         channel = PoissonChannel(taps, constellation=constellation or "ook")
     else:

@@ -14,6 +14,7 @@ import detectors.trellis_detector
 
 __all__ = ["DETECTORS", "DetectorEntry", "build_detector",
            "check_detector_options", "training_options", "TRAINING_OPTIONS",
+           "LINK_OPTIONS",
            "register_detector"]
 
 
@@ -46,7 +47,8 @@ class DetectorEntry:
 
     def build(self, taps, constellation, options):
         kwargs = {**self.fixed, **{k: v for k, v in options.items()
-                                   if k not in TRAINING_OPTIONS}}
+                                   if k not in TRAINING_OPTIONS
+                                   and k not in LINK_OPTIONS}}
         cls = self.detector_class(kwargs)
         if self.variants:           # the option chose the class
             kwargs.pop("likelihood", None)
@@ -99,11 +101,16 @@ def training_options(options):
     return {k: options.get(k, v) for k, v in defaults.items()}
 
 
+# Options of the model-based entries that the link consumes, not the class:
+# residual_noise (fading channels with a kept window, rxsim.Link): add the
+# power of the taps outside the window to the believed noise variance.
+LINK_OPTIONS = {"residual_noise": bool}
 _TRELLIS = {"initial_state": str}
 # Model-based detectors under CSI "estimated:from=training" estimate from
 # the pilots of training replicate train_seed (rxsim.sweep); without that
-# CSI case the option has no effect. Not passed to the class.
-_REPLICATE = {"train_seed": int}
+# CSI case the option has no effect. Not passed to the class; nor are the
+# LINK_OPTIONS every model-based entry takes.
+_REPLICATE = {"train_seed": int, **LINK_OPTIONS}
 # Hard decisions of the Viterbi detectors: "traceback" (ML sequence) or
 # "fixed-lag" (the authors' decoder, detectors.trellis.fixed_lag).
 _DECISION = {"decision": str}

@@ -37,8 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from channels import ISIChannel, PoissonChannel
-
 from . import __version__
 from .coded import CodedLink
 from .config import snr_to_no
@@ -98,13 +96,15 @@ def noise_variance(value_db, *, axis="snr", taps=None, constellation="bpsk",
     if axis != "ebno":
         raise ValueError(f"`axis` must be 'snr' or 'ebno', got {axis!r}.")
     from sionna.phy.utils import ebnodb2no
-    from signals.constellations import is_real, make_constellation
+    from signals.constellations import (constellation_name, is_real,
+                                        make_constellation)
 
     if taps is None:
         raise ValueError("axis 'ebno' needs the channel's `taps` (their "
                          "energy is the received energy per symbol).")
     c = make_constellation(constellation)
-    if c.constellation_type not in ("pam", "qam"):
+    energy = np.mean(np.abs(np.asarray(c.points)) ** 2)
+    if constellation_name(c) == "ook" or not np.isclose(energy, 1.0):
         raise ValueError(f"axis 'ebno' needs a unit-energy PAM or QAM "
                          f"constellation, got {constellation!r}.")
     energy = float(np.sum(np.abs(np.asarray(taps)) ** 2))
@@ -128,8 +128,10 @@ def point_noise_variance(cfg, channel, value_db):
     1.0
     """
     coderate = 1.0 if cfg.code is None else cfg.code.k / cfg.code.n
-    return noise_variance(value_db, axis=cfg.axis, taps=channel.tap_array(),
-                          constellation=cfg.constellation, coderate=coderate)
+    return noise_variance(value_db, axis=cfg.axis,
+                          taps=[np.sqrt(channel.energy)],
+                          constellation=channel.signal_constellation(
+                              cfg.constellation), coderate=coderate)
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ def _trained(detector, checkpoint, train):
 
 
 def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed,
-            to_no=None):
+            to_no=None, block=None):
     """``train_symbols`` pilots, frames spread evenly over ``snrs`` (one SNR
     for per-point training), concatenated frame-wise. The frames of one
     SNR are drawn from ``point_seed(seed, "pilots", snr)``, so per-point
@@ -269,7 +271,8 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed,
     snr)``), as in the authors' script. ``to_no`` (grid value -> noise
     variance; ``None``: ``10**(-snr/10)``) sets the pilots' noise on an
     Eb/N0 grid (:func:`point_noise_variance`); the seeds stay keyed by
-    the grid value."""
+    the grid value. ``block``: a channel block the pilots go through
+    instead of the taps' (a fading channel, :func:`rxsim.pilot_data`)."""
     reuse = train.get("pilots_across_snr", "fresh") == "reuse"
     frame = train["train_frame_length"]
     total = train["train_symbols"]
@@ -289,7 +292,7 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed,
                         noise_seed=(point_seed(seed, "pilots-noise",
                                                float(snr)) if reuse
                                     else None),
-                        channel_kind=channel_kind)
+                        channel_kind=channel_kind, channel=block)
              for snr, n in zip(snrs, counts) if n]
     return (np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]))
@@ -303,9 +306,12 @@ def _point_pilots(cfg, channel, snrs, train, csi):
     drift apart)."""
     to_no = None if cfg.axis == "snr" else (
         lambda value: point_noise_variance(cfg, channel, value))
-    return _pilots(channel.tap_array(), snrs, train, cfg.constellation, csi,
-                   channel.kind,
-                   pilot_seed(cfg, channel, csi, train["train_seed"]), to_no)
+    constellation = channel.signal_constellation(cfg.constellation)
+    return _pilots(channel.tap_array(), snrs, train, constellation, csi,
+                   "isi" if channel.kind == "tdl" else channel.kind,
+                   pilot_seed(cfg, channel, csi, train["train_seed"]), to_no,
+                   block=(channel.block(constellation)
+                          if channel.kind == "tdl" else None))
 
 
 def fit_seed(cfg, channel, det, snr_db=None):
@@ -358,6 +364,7 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
     from channels.csi import parse_csi
 
     taps = channel.tap_array()
+    constellation = channel.signal_constellation(cfg.constellation)
     csi = parse_csi(det.csi)
     noise_variance = believed = None
     if csi.from_training:
@@ -371,14 +378,14 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
         believed, noise_variance = _estimated_from_training(
             cfg, channel, csi, snr_db, det.options.get("train_seed", 0))
         csi = None
-    # (the registry's build leaves out the pilot options, train_seed too)
+    # (the registry's build leaves out the pilot and link options)
     options = dict(det.options)
     if cfg.code is not None and det.output == "hard":
         options["hard_out"] = True
     problems = check_detector_options(det.name, det.options)
     if problems:
         raise ValueError(f"detector {det.name!r}: " + "; ".join(problems))
-    detector = DETECTORS[det.name].build(taps, cfg.constellation, options)
+    detector = DETECTORS[det.name].build(taps, constellation, options)
     if DETECTORS[det.name].learned:
         def fit():
             y, s = _point_pilots(
@@ -389,21 +396,19 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
 
         detector = _trained(detector, checkpoint, fit)
         csi = None   # the CSI case lives in the training data
-    channel_cls = PoissonChannel if channel.kind == "poisson" else ISIChannel
+    receiver = {"csi": csi, "noise_variance": noise_variance,
+                "believed_taps": believed,
+                "residual_noise": det.options.get("residual_noise", True)}
     if cfg.code is not None:
         code = cfg.code
-        return CodedLink(Transmitter(cfg.constellation),
-                         channel_cls(taps, constellation=cfg.constellation),
-                         detector, k=code.k, n=code.n, output=det.output,
+        return CodedLink(Transmitter(constellation),
+                         channel.block(constellation), detector, k=code.k,
+                         n=code.n, output=det.output,
                          num_iter=code.num_iter, hard_llr=code.hard_llr,
                          interleave=code.interleave,
-                         iterations=det.iterations, csi=csi,
-                         noise_variance=noise_variance,
-                         believed_taps=believed)
-    return Link(Transmitter(cfg.constellation),
-                channel_cls(taps, constellation=cfg.constellation),
-                detector, num_symbols=cfg.frame_length, csi=csi,
-                noise_variance=noise_variance, believed_taps=believed)
+                         iterations=det.iterations, **receiver)
+    return Link(Transmitter(constellation), channel.block(constellation),
+                detector, num_symbols=cfg.frame_length, **receiver)
 
 
 def _per_point(det):

@@ -41,8 +41,8 @@ def test_two_passes_equal_the_loop_built_by_hand_from_sionna_blocks():
     link = turbo_link(2)
     no = tf.constant(10 ** (-2.0 / 10), tf.float32)
     seed = tf.constant([5, 6])
-    b, s, y, csi_seed = link.draw(32, no, seed)
-    llr_link, _ = link._receive(y, no, csi_seed)
+    b, s, y, state = link.draw(32, no, seed)
+    llr_link, _ = link._receive(y, no, state)
 
     det = link.detector
     inter = RandomInterleaver(seed=INTERLEAVER_SEED,
