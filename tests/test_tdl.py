@@ -230,7 +230,7 @@ def test_noise_variance_is_total_complex():
     ({"delay_spread": -1e-9}, "delay_spread"),
     ({"symbol_rate": 0.0}, "symbol_rate"),
     ({"symbol_rate": -1e6}, "symbol_rate"),
-    ({"constellation": "bpsk"}, "constellation"),
+    ({"constellation": "ook"}, "constellation"),
     ({"model": "A30", "delay_spread": 100e-9}, "delay_spread"),
     ({"delay_spread": None}, "delay_spread"),
 ])
