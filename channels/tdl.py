@@ -92,8 +92,7 @@ from sionna.phy.channel import cir_to_time_channel, \
 from sionna.phy.channel.tr38901 import TDL
 
 from signals.checks import check_int, check_nonnegative, check_positive
-from signals.constellations import (complex_baseband, constellation_points,
-                                    make_constellation)
+from signals.constellations import complex_baseband, constellation_points
 from signals.seeds import stateless_seed
 
 from .csi import _least_squares_with_noise, _pilot_system, _random_pilots
@@ -261,8 +260,7 @@ class TDLChannel(Block):
                                                  "carrier_frequency")
         self._speed, self._speed_range = _speed(speed)
         # complex_baseband refuses OOK (saying why) and embeds BPSK/PAM.
-        self._constellation = complex_baseband(
-            make_constellation(constellation))
+        self._constellation = complex_baseband(constellation)
         self._preamble_point = constellation_points(
             self._constellation, tf.float64)[0]
 

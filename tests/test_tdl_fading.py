@@ -229,7 +229,7 @@ def test_continuous_frames_independent():
     assert abs(r) < Z / np.sqrt(len(a))
 
 
-# -- transmit, seeds ------------------------------------------------------------
+# -- transmit, seeds ----------------------------------------------------------
 
 @pytest.mark.parametrize("fading", ["block", "continuous"])
 @pytest.mark.parametrize("seed", [[5, 6], 123456789])
@@ -348,7 +348,7 @@ def test_estimate_noise_includes_residual_taps():
         1.5 * ch.residual_energy
 
 
-# -- real constellations --------------------------------------------------------
+# -- real constellations -----------------------------------------------------
 
 @pytest.mark.parametrize("name", ["bpsk", "pam4", "pam8"])
 def test_complex_baseband(name):
