@@ -389,11 +389,18 @@ def estimate_channel_ls(y_frames, x_frames, memory, preamble_point=1.0):
                 f"noise variance: `y_frames` needs F N > L = {L} samples.")
     y = tf.reshape(y, [1, -1])                             # [1, F N]
     regressors = tf.reshape(regressors, [1, -1, L])        # [1, F N, L]
-    taps = _least_squares(regressors, y)                   # [1, L]
-    r = y - tf.linalg.matvec(regressors, taps)
-    dof = tf.cast(tf.size(y) - L, y.dtype.real_dtype)
-    no = tf.reduce_sum(tf.math.real(r * tf.math.conj(r))) / dof
-    return taps[0], no
+    taps, no = _least_squares_with_noise(regressors, y)    # [1, L], [1]
+    return taps[0], no[0]
+
+
+def _least_squares_with_noise(a, b):
+    """Least-squares ``x = a^+ b`` per row and the residual noise variance
+    ``sum |b - a x|**2 / (N - L)`` per row: ``a`` [B, N, L], ``b`` [B, N]
+    -> ``([B, L], [B])`` (the convention of :func:`estimate_channel_ls`)."""
+    x = _least_squares(a, b)
+    r = b - tf.linalg.matvec(a, x)
+    dof = tf.cast(tf.shape(b)[1] - a.shape[-1], b.dtype.real_dtype)
+    return x, tf.reduce_sum(tf.math.real(r * tf.math.conj(r)), axis=1) / dof
 
 
 def _least_squares(a, b):
@@ -411,6 +418,23 @@ def _least_squares(a, b):
     sol = tf.linalg.matvec(tf.linalg.pinv(big), rhs)
     half = a.shape[-1]
     return tf.complex(sol[..., :half], sol[..., half:])
+
+
+def _random_pilots(points, shape, seed, dtype):
+    """I.i.d. uniform pilots ``points[s]`` of ``shape`` in ``dtype``, and
+    the noise seed: a stateless ``seed`` is split (pilots, noise); None
+    draws the pilots from ``sionna.phy.config.tf_rng`` (noise seed None)."""
+    seed = _as_seed(seed)
+    num_points = points.shape[0]
+    if seed is None:
+        s = config.tf_rng.uniform(shape, 0, num_points, dtype=tf.int32)
+        noise_seed = None
+    else:
+        pilot_seed, noise_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 2))
+        s = tf.random.stateless_uniform(shape, pilot_seed, 0, num_points,
+                                        dtype=tf.int32)
+    return tf.cast(tf.gather(points, s), dtype), noise_seed
 
 
 def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
@@ -477,17 +501,7 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
     complex_ = taps.dtype.is_complex or points.dtype.is_complex
     real = tf.float64 if double else tf.float32
     dtype = (tf.complex128 if double else tf.complex64) if complex_ else real
-    shape = [batch, num_pilots]
-    seed = _as_seed(seed)
-    if seed is None:
-        s = config.tf_rng.uniform(shape, 0, const.num_points, dtype=tf.int32)
-        noise_seed = None
-    else:
-        pilot_seed, noise_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 2))
-        s = tf.random.stateless_uniform(shape, pilot_seed, 0,
-                                        const.num_points, dtype=tf.int32)
-    x = tf.cast(tf.gather(points, s), dtype)
+    x, noise_seed = _random_pilots(points, [batch, num_pilots], seed, dtype)
     # The ISIChannel model, without building a Block per call.
     clean = convolve_with_preamble(x, tf.cast(taps, dtype), points[0])
     no = tf.reshape(tf.cast(no, real), [-1, 1])

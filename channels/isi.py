@@ -13,7 +13,9 @@ def convolve_with_preamble(x, taps, preamble_point):
     Parameters
     ----------
     x : [batch, T] tensor of transmitted points
-    taps : [L] or [batch, L] tensor (same dtype as ``x``)
+    taps : [L], [batch, L] or [batch, T, L] tensor (same dtype as ``x``)
+        Fixed, per frame, or per output sample (time-varying:
+        ``y[k] = sum_l taps[b, k, l] x[k-l]``).
     preamble_point : scalar, the point of the preamble symbol (index 0)
 
     Output
@@ -27,6 +29,9 @@ def convolve_with_preamble(x, taps, preamble_point):
     >>> x = tf.constant([[1.0, -1.0]])
     >>> convolve_with_preamble(x, tf.constant([1.0, 0.5]), 1.0).numpy()
     array([[ 1.5, -0.5]], dtype=float32)
+    >>> convolve_with_preamble(x, tf.constant([[[1.0, 0.5], [0.0, 1.0]]]),
+    ...                        1.0).numpy()                 # per symbol
+    array([[1.5, 1. ]], dtype=float32)
     """
     taps = taps[None] if taps.shape.rank == 1 else taps
     L = taps.shape[-1]
@@ -34,6 +39,9 @@ def convolve_with_preamble(x, taps, preamble_point):
     pre = tf.fill([tf.shape(x)[0], L - 1], tf.cast(preamble_point, x.dtype))
     xp = tf.concat([pre, x], axis=1)
     # L is static and small: one shifted product per tap.
+    if taps.shape.rank == 3:
+        return tf.add_n([taps[:, :, l] * xp[:, L - 1 - l:L - 1 - l + T]
+                         for l in range(L)])
     return tf.add_n([taps[:, l:l + 1] * xp[:, L - 1 - l:L - 1 - l + T]
                      for l in range(L)])
 

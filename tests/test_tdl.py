@@ -227,10 +227,14 @@ def test_noise_variance_is_total_complex():
     ({"model": "a"}, "model"),
     ({"memory": 44}, "memory"),
     ({"speed": -1.0}, "speed"),
+    ({"speed": (-1.0, 2.0)}, "speed"),
+    ({"speed": (3.0, 1.0)}, "speed"),          # pair inverted
+    ({"speed": (1.0, 2.0, 3.0)}, "speed"),
+    ({"fading": "fast"}, "fading"),
     ({"delay_spread": -1e-9}, "delay_spread"),
     ({"symbol_rate": 0.0}, "symbol_rate"),
     ({"symbol_rate": -1e6}, "symbol_rate"),
-    ({"constellation": "bpsk"}, "constellation"),
+    ({"constellation": "ook"}, "constellation"),
     ({"model": "A30", "delay_spread": 100e-9}, "delay_spread"),
     ({"delay_spread": None}, "delay_spread"),
 ])
@@ -243,6 +247,11 @@ def test_bad_input(kw, name):
         make(model, **kw)
     if name == "model":
         assert all(m in str(err.value) for m in tdl_models())
+    if name == "fading":
+        assert "'block'" in str(err.value) and \
+            "'continuous'" in str(err.value)
+    if kw.get("constellation") == "ook":
+        assert "on-off" in str(err.value)
 
 
 def test_keyword_only():
