@@ -11,7 +11,9 @@ learned metric         ViterbiNet             LearnedFactorGraph
 =====================  =====================  ==========================
 
 Beside the grid: ``SBRNN`` (data-driven), ``LMMSEDetector`` (linear),
-``SymbolwiseDetector`` (ignores ISI), ``BruteForceDetector`` (tests).
+``SymbolwiseDetector`` (ignores ISI), ``BruteForceDetector`` (tests),
+``SionnaLMMSEDetector`` (Sionna's ``lmmse_equalizer`` on the whole frame,
+a reference).
 The trellis core (``Trellis``, ``BranchMetrics``, ``viterbi_decode``,
 ``forward_backward``) is exported for new metrics and detectors.
 """
@@ -27,13 +29,15 @@ from .many_models import train_many
 from .model_based import BCJRDetector, ViterbiDetector
 from .poisson import PoissonSymbolwiseDetector
 from .sbrnn import SBRNN
+from .sionna_lmmse import SionnaLMMSEDetector
 from .symbolwise import SymbolwiseDetector
 from .trellis import BranchMetrics, Trellis, forward_backward, viterbi_decode
 from .trellis_detector import TrellisDetector
 
 __all__ = ["Detector", "TapsDetector", "TrellisDetector",
-           "SymbolwiseDetector", "LMMSEDetector", "ViterbiDetector",
-           "BCJRDetector", "BruteForceDetector", "ViterbiNet",
-           "LearnedFactorGraph", "SBRNN", "LearnedDetector", "train_many",
+           "SymbolwiseDetector", "LMMSEDetector", "SionnaLMMSEDetector",
+           "ViterbiDetector", "BCJRDetector", "BruteForceDetector",
+           "ViterbiNet", "LearnedFactorGraph", "SBRNN", "LearnedDetector",
+           "train_many",
            "make_constellation", "PoissonSymbolwiseDetector",
            "Trellis", "BranchMetrics", "viterbi_decode", "forward_backward"]

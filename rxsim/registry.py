@@ -137,6 +137,9 @@ DETECTORS = {
     "lmmse": DetectorEntry(
         "LMMSEDetector", "sliding-window linear MMSE equalizer",
         {"window": int, "delay": int, **_REPLICATE}),
+    "sionna-lmmse": DetectorEntry(
+        "SionnaLMMSEDetector", "Sionna's LMMSE equaliser (lmmse_equalizer) "
+        "on the frame's convolution matrix, reference", {**_REPLICATE}),
     "viterbi": DetectorEntry(
         "ViterbiDetector", "ML sequence (max-product), hard decisions",
         {**_TRELLIS, **_LIKELIHOOD, **_DECISION, **_REPLICATE}),
