@@ -36,7 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from signals.checks import check_int, check_positive
-from signals.constellations import constellation_name, make_constellation
+from signals.constellations import (complex_baseband, constellation_name,
+                                    is_real, make_constellation)
 
 from . import checkpoint
 from .base import Detector
@@ -132,7 +133,8 @@ class LearnedDetector(Detector):
         c = self._constellation
         name = constellation_name(c)
         try:
-            same = np.array_equal(np.asarray(make_constellation(name).points),
+            named = make_constellation(name)
+            same = np.array_equal(np.asarray(named.points),
                                   np.asarray(c.points))
         except ValueError:
             same = False
@@ -140,8 +142,13 @@ class LearnedDetector(Detector):
             raise ValueError(
                 "Only named constellations ('bpsk', 'pamM', 'qamM') can be "
                 "saved; this detector uses a custom constellation.")
-        return {"constellation": name, "hard_out": self._hard_out,
-                "precision": self.precision}
+        config = {"constellation": name, "hard_out": self._hard_out,
+                  "precision": self.precision}
+        if is_real(named) and not is_real(c):
+            # a real constellation on a complex channel (complex_baseband):
+            # its samples are complex, so are the network's inputs
+            config["complex_baseband"] = True
+        return config
 
     # -- save / load ------------------------------------------------------
     def save(self, path):
@@ -204,8 +211,12 @@ class LearnedDetector(Detector):
         config = meta.get("config")
         if not isinstance(config, dict):
             raise bad("'config' is missing")
+        build = dict(config)
+        if build.pop("complex_baseband", False) is True:
+            build["constellation"] = complex_baseband(
+                make_constellation(build["constellation"]))
         try:
-            det = klass(**config)
+            det = klass(**build)
         except (TypeError, ValueError) as e:
             raise bad(f"its config does not build a {name} ({e})") from None
         # Constructors forward unknown keywords to sionna's Block, so an

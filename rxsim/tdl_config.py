@@ -60,11 +60,8 @@ class TDLSpec:
         """The constellation the link sends: a real one (BPSK, PAM) as
         complex points (:func:`signals.constellations.complex_baseband`),
         since the TDL taps are complex."""
-        from signals.constellations import make_constellation
-        try:   # TEMP until merge
-            from signals.constellations import complex_baseband
-        except ImportError:
-            return make_constellation(constellation)
+        from signals.constellations import complex_baseband, \
+            make_constellation
         return complex_baseband(make_constellation(constellation))
 
     def tap_array(self):
@@ -105,7 +102,7 @@ def _channel(spec, constellation, precision=None):
                       symbol_rate=spec.symbol_rate,
                       carrier_frequency=spec.carrier_frequency,
                       speed=spec.speed, memory=spec.memory,
-                      **({} if spec.fading == "block" else {"fading": spec.fading}),
+                      fading=spec.fading,
                       constellation=(spec.signal_constellation(constellation)
                                      if isinstance(constellation, str)
                                      else constellation),

@@ -195,6 +195,44 @@ def test_perturbed_csi_perturbs_the_frames_taps():
                                want.numpy(), atol=1e-6)
 
 
+def test_estimated_csi_is_least_squares_on_the_frames_pilots():
+    """``estimated:pilots=N``: the taps and noise variance the channel's
+    pilot block gives (same CSI seed), not the true ones."""
+    no = 0.05
+    det = BCJRDetector(tdl().taps, constellation="qpsk")
+    ch, link, (s, y, state) = drawn_and_link(det, csi="estimated:pilots=16",
+                                             no=no)
+    taps, no_hat = ch.estimate_taps(state["channel_taps"], no, 16,
+                                    seed=state["csi_seed"])
+    np.testing.assert_allclose(link.detect(y, no, **state).numpy(),
+                               det(y, no_hat, taps=taps).numpy(), atol=1e-6)
+    kept = state["channel_taps"][:, ch.window_start:
+                                 ch.window_start + ch.memory]
+    assert 0 < np.abs(taps.numpy() - kept.numpy()).max() < 0.5
+
+
+def test_continuous_fading_hands_per_symbol_or_mid_frame_taps():
+    """Within-frame fading: a detector taking per-symbol taps gets the
+    kept taps of every symbol; LMMSE (per-frame taps only) those of the
+    frame's middle symbol."""
+    no, T = 0.05, 30
+    for det, per_symbol in ((BCJRDetector(tdl().taps,
+                                          constellation="qpsk"), True),
+                            (LMMSEDetector(tdl().taps,
+                                           constellation="qpsk"), False)):
+        ch = tdl(fading="continuous", speed=300.0)
+        link = Link(Transmitter("qpsk"), ch, det, num_symbols=T)
+        s, y, state = link.draw(4, no, tf.constant([1, 7]))
+        full = state["channel_taps"]
+        assert full.shape == (4, T, ch.num_discrete_taps)
+        kept = full[..., ch.window_start:ch.window_start + ch.memory]
+        if not per_symbol:
+            kept = kept[:, T // 2]
+        want = det(y, no + ch.residual_energy, taps=kept)
+        np.testing.assert_allclose(link.detect(y, no, **state).numpy(),
+                                   want.numpy(), atol=1e-6)
+
+
 def test_mean_csi_on_a_fixed_channel_is_perfect():
     taps = [1.0, 0.5]
     counts = []
@@ -253,3 +291,34 @@ def test_tdl_sweep_runs_and_resumes(tmp_path):
     run_sweep(cfg, db)                    # resumes: nothing new
     with ResultsStore(db) as store:
         assert len(store.points(cfg.name)) == 3
+
+
+def test_tdl_bpsk_coded_sweep_with_a_learned_detector(tmp_path):
+    """BPSK on the complex TDL channel (complex_baseband), coded with 5G
+    LDPC, with a learned detector trained on pilots through the fading
+    channel and resumed from its checkpoint (the embedding survives
+    save / load)."""
+    data = config(link={"constellation": "bpsk", "batch_size": 8},
+                  sweep={"snr_db": [12], "target_errors": 5,
+                         "max_symbols": 2000},
+                  detectors=[{"name": "bcjr"},
+                             {"name": "bcjrnet", "train_symbols": 1000,
+                              "train_frame_length": 100, "epochs": 3}])
+    del data["link"]["frame_length"]
+    data["code"] = {"type": "ldpc5g", "k": 64, "n": 128}
+    cfg = parse_config(data)
+    link = build_link(cfg, cfg.channels[0], cfg.detectors[0])
+    assert not link.link.detector.constellation.constellation_type == "pam"
+    db = tmp_path / "coded.db"
+    run_sweep(cfg, db)
+    with ResultsStore(db) as store:
+        rows = {r["detector"]: r for r in store.points(cfg.name)}
+    assert set(rows) == {"bcjr", "bcjrnet"}
+    assert rows["bcjr"]["blocks"] > 0
+    # the checkpoint loads back as the complex-baseband detector
+    from detectors import LearnedFactorGraph
+    from rxsim.sweep import checkpoint_dir
+    stems = sorted(checkpoint_dir(db).rglob("*.json"))
+    assert stems
+    det = LearnedFactorGraph.load(str(stems[0])[:-len(".json")])
+    assert det.is_complex and det.num_points == 2
