@@ -444,7 +444,10 @@ class TDLChannel(Block):
         h = h / tf.cast(np.sqrt(self._raw_energy), h.dtype)
         return tf.cast(h, self.cdtype)
 
-    def _kept(self, full_taps):
+    def kept_taps(self, full_taps):
+        """The kept window ``[..., memory]`` of full taps ``[...,
+        num_discrete_taps]`` (per frame or per symbol): what a perfect-CSI
+        detector is handed."""
         return full_taps[..., self._start:self._start + self._memory]
 
     def draw_taps(self, batch_size, seed, num_symbols=None):
@@ -476,7 +479,7 @@ class TDLChannel(Block):
         elif not tf.is_tensor(num_symbols):
             num_symbols = check_int(num_symbols, "num_symbols")
         h = self._draw(batch_size, self.split_seed(seed)[0], num_symbols)
-        return h, self._kept(h)
+        return h, self.kept_taps(h)
 
     def _frames(self, x, name="x"):
         x = tf.convert_to_tensor(x)
@@ -619,5 +622,5 @@ class TDLChannel(Block):
         h = self._draw(batch_size, tap_seed, num_symbols)
         y = self.transmit(x, h, no, seed=noise_seed)
         if return_taps:
-            return y, h, self._kept(h)
+            return y, h, self.kept_taps(h)
         return y

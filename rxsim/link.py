@@ -273,8 +273,7 @@ class Link(Block):
         if kind == "mean":
             kept = tf.convert_to_tensor(ch.taps)
         else:
-            kept = channel_taps[..., ch.window_start:
-                                ch.window_start + ch.memory]
+            kept = ch.kept_taps(channel_taps)
         if kept.shape.rank == 3 and not getattr(self.detector,
                                                 "per_symbol_taps", False):
             kept = kept[:, kept.shape[1] // 2]

@@ -54,7 +54,7 @@ class TDLSpec:
     def block(self, constellation, precision=None):
         """A new :class:`channels.TDLChannel` of this spec (each link has
         its own, as each has its own ISI channel)."""
-        return _channel.__wrapped__(self, constellation, precision)
+        return _build(self, constellation, precision)
 
     def signal_constellation(self, constellation):
         """The constellation the link sends: a real one (BPSK, PAM) as
@@ -68,7 +68,7 @@ class TDLSpec:
         """The kept window's root mean powers ``sqrt(E|h_l|^2)`` ``[L]``
         (real): the ``mean`` CSI case's taps; per-frame taps come with each
         batch."""
-        return np.asarray(_channel(self, "qpsk").taps)
+        return np.asarray(_reference(self).taps)
 
     @property
     def energy(self):
@@ -79,7 +79,7 @@ class TDLSpec:
     @property
     def residual_energy(self):
         """float : average energy outside the kept window."""
-        return _channel(self, "qpsk").residual_energy
+        return _reference(self).residual_energy
 
     @property
     def label(self):
@@ -96,7 +96,12 @@ class TDLSpec:
 
 
 @functools.lru_cache(maxsize=64)
-def _channel(spec, constellation, precision=None):
+def _reference(spec):
+    """One channel of ``spec`` per process, for its average profile."""
+    return _build(spec, "qpsk")
+
+
+def _build(spec, constellation, precision=None):
     from channels import TDLChannel
     return TDLChannel(spec.model, delay_spread=spec.delay_spread,
                       symbol_rate=spec.symbol_rate,
