@@ -421,9 +421,10 @@ def _least_squares(a, b):
 
 
 def _random_pilots(points, shape, seed, dtype):
-    """I.i.d. uniform pilots ``points[s]`` of ``shape`` in ``dtype``, and
-    the noise seed: a stateless ``seed`` is split (pilots, noise); None
-    draws the pilots from ``sionna.phy.config.tf_rng`` (noise seed None)."""
+    """I.i.d. uniform pilot indices ``s`` of ``shape`` (tf.int32), their
+    points ``points[s]`` in ``dtype``, and the noise seed: a stateless
+    ``seed`` is split (pilots, noise); None draws the pilots from
+    ``sionna.phy.config.tf_rng`` (noise seed None)."""
     seed = _as_seed(seed)
     num_points = points.shape[0]
     if seed is None:
@@ -434,7 +435,7 @@ def _random_pilots(points, shape, seed, dtype):
             tf.random.experimental.stateless_split(seed, 2))
         s = tf.random.stateless_uniform(shape, pilot_seed, 0, num_points,
                                         dtype=tf.int32)
-    return tf.cast(tf.gather(points, s), dtype), noise_seed
+    return s, tf.cast(tf.gather(points, s), dtype), noise_seed
 
 
 def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
@@ -501,7 +502,8 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
     complex_ = taps.dtype.is_complex or points.dtype.is_complex
     real = tf.float64 if double else tf.float32
     dtype = (tf.complex128 if double else tf.complex64) if complex_ else real
-    x, noise_seed = _random_pilots(points, [batch, num_pilots], seed, dtype)
+    _, x, noise_seed = _random_pilots(points, [batch, num_pilots], seed,
+                                      dtype)
     # The ISIChannel model, without building a Block per call.
     clean = convolve_with_preamble(x, tf.cast(taps, dtype), points[0])
     no = tf.reshape(tf.cast(no, real), [-1, 1])

@@ -602,16 +602,48 @@ class TDLChannel(Block):
                 f"`num_pilots` = {num_pilots} cannot estimate {L} taps and "
                 f"the noise variance: least squares needs num_pilots > "
                 f"memory = {L}.")
+        s, y = self.pilot_frames(full_taps, no, num_pilots, seed=seed)
+        points = constellation_points(self._constellation, self.rdtype)
+        x = tf.cast(tf.gather(points, s), self.cdtype)
+        y, regressors = _pilot_system(y, x, L, points[0], "y", "x")
+        return _least_squares_with_noise(regressors, y)
+
+    def pilot_frames(self, full_taps, no, num_pilots, *, seed=None):
+        r"""Known pilots sent through each frame's channel just before the
+        frame: what a receiver measures its CSI on, or trains on.
+
+        ``num_pilots`` i.i.d. uniform constellation indices per frame
+        (after the usual preamble, index 0) pass through that frame's full
+        taps (:meth:`transmit`; with per-symbol taps those of the frame's
+        first symbol, ``full_taps[:, 0]``) plus ``CN(0, no)`` noise. The
+        same ``seed`` gives the same pilots and noise, so
+        :meth:`estimate_taps` (which fits these) and a learned detector
+        retrained on them (:class:`rxsim.Link`'s ``retrain_pilots``) see
+        the same pilots.
+
+        Parameters
+        ----------
+        full_taps : [batch, num_discrete_taps] or [batch, T,
+            num_discrete_taps]
+        no : scalar or [batch], tf.float
+        num_pilots : int
+        seed : None or int or [2] int
+            Stateless seed (split: pilots, noise); None draws one.
+
+        Output
+        ------
+        s : [batch, num_pilots], tf.int32, the pilot indices
+        y : [batch, num_pilots], tf.complex, what was received
+        """
+        num_pilots = check_int(num_pilots, "num_pilots")
         h = tf.convert_to_tensor(full_taps)
         if h.shape.rank == 3:
             h = h[:, 0]
         batch = h.shape[0] if h.shape[0] is not None else tf.shape(h)[0]
         points = constellation_points(self._constellation, self.rdtype)
-        x, noise_seed = _random_pilots(points, [batch, num_pilots],
-                                       stateless_seed(seed), self.cdtype)
-        y = self.transmit(x, h, no, seed=noise_seed)
-        y, regressors = _pilot_system(y, x, L, points[0], "y", "x")
-        return _least_squares_with_noise(regressors, y)
+        s, x, noise_seed = _random_pilots(points, [batch, num_pilots],
+                                          stateless_seed(seed), self.cdtype)
+        return s, self.transmit(x, h, no, seed=noise_seed)
 
     def call(self, x, no, seed=None, return_taps=False):
         x = self._frames(x)

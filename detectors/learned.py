@@ -269,5 +269,15 @@ class LearnedDetector(Detector):
         self._trained = True
         return self
 
+    def copy(self):
+        """A new detector of the same class and configuration holding this
+        one's trained weights (outputs bit-identical until either is
+        trained further), e.g. to fine-tune per frame without touching
+        the original (:meth:`adapt` of the learned trellis detectors)."""
+        config = {**self._base_config(), **self._config()}
+        config.pop("complex_baseband", None)
+        config["constellation"] = self._constellation
+        return type(self)(**config).set_weights_from(self)
+
     def _after_load(self):
         """Hook run after the weights are assigned by :meth:`load`."""

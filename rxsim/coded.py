@@ -296,6 +296,9 @@ class CodedLink(Block):
         call (``None``: the detector's own).
     residual_noise : bool
         As in :class:`rxsim.Link` (fading channels with a kept window).
+    retrain_pilots, retrain_epochs :
+        As in :class:`rxsim.Link`: a learned trellis detector fine-tuned
+        per frame on pilots through that frame's channel.
     precision : None | "single" | "double"
 
     Input
@@ -349,7 +352,8 @@ class CodedLink(Block):
                  output="soft", num_iter=DEFAULT_NUM_ITER,
                  hard_llr=DEFAULT_HARD_LLR, interleave=True, iterations=1,
                  csi=None, noise_variance=None, believed_taps=None,
-                 residual_noise=True, precision=None, **kwargs):
+                 residual_noise=True, retrain_pilots=None,
+                 retrain_epochs=20, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)
@@ -386,7 +390,9 @@ class CodedLink(Block):
         self.link = Link(transmitter, channel, detector, int(n) // bps,
                          csi=csi, noise_variance=noise_variance,
                          believed_taps=believed_taps,
-                         residual_noise=residual_noise, precision=precision)
+                         residual_noise=residual_noise,
+                         retrain_pilots=retrain_pilots,
+                         retrain_epochs=retrain_epochs, precision=precision)
         if output == "soft" and getattr(detector, "hard_out", False):
             raise ValueError(
                 "output='soft' needs the detector's posteriors, but it was "
@@ -411,6 +417,11 @@ class CodedLink(Block):
                                               precision=precision)
         # Bit j of a symbol index has weight 2**(bps-1-j) (MSB first).
         self._shifts = tf.range(bps - 1, -1, -1, dtype=tf.int32)
+
+    @property
+    def compiled_receiver(self):
+        """bool: as :attr:`rxsim.Link.compiled_receiver`."""
+        return self.link.compiled_receiver
 
     @property
     def transmitter(self):

@@ -502,6 +502,12 @@ def _channel_kind_problems(channels, constellation, link, detectors,
             problems.append(
                 f"{where} residual_noise applies to kind = 'tdl' channels "
                 "(the taps outside the kept window); remove it")
+        if "retrain_pilots" in det.options and "tdl" not in kinds:
+            problems.append(
+                f"{where} retrain_pilots retrains on each frame's own "
+                "channel, which changes only on kind = 'tdl' channels; on "
+                "a fixed channel train once on more pilots "
+                "(train_symbols)")
         if poisson and det.csi.startswith("estimated"):
             problems.append(
                 f"{where} csi = {det.csi!r}: pilot-based tap estimation "
@@ -534,9 +540,11 @@ def _tdl_problems(channels, constellation, detectors, problems):
     from signals.constellations import constellation_name
 
     try:
-        ook = constellation_name(make_constellation(constellation)) == "ook"
+        named = make_constellation(constellation)
+        ook = constellation_name(named) == "ook"
+        num_points = int(named.num_points)
     except (ValueError, TypeError):
-        ook = False                 # reported with [link] already
+        ook, num_points = False, None   # reported with [link] already
     if ook:
         problems.append("[link] constellation = 'ook' is for the 'poisson' "
                         "channel; a 'tdl' channel is complex baseband: use "
@@ -546,6 +554,18 @@ def _tdl_problems(channels, constellation, detectors, problems):
     for det in detectors:
         where = f"[[detector]] {det.label!r}"
         spec = parse_csi(det.csi)
+        pilots = det.options.get("retrain_pilots")
+        if pilots is not None and num_points is not None:
+            from detectors.pilots import MIN_SAMPLES_PER_CLASS
+            states = num_points ** max(c.memory for c in channels)
+            if pilots < MIN_SAMPLES_PER_CLASS * states:
+                problems.append(
+                    f"{where} retrain_pilots = {pilots} is too few: the "
+                    f"trellis has {states} channel states (M**L) and "
+                    f"retraining needs {MIN_SAMPLES_PER_CLASS} pilots per "
+                    f"state; use retrain_pilots >= "
+                    f"{MIN_SAMPLES_PER_CLASS * states} or a smaller "
+                    "memory")
         if DETECTORS[det.name].learned and spec.kind != "perfect":
             problems.append(
                 f"{where} csi {det.csi!r}: on a 'tdl' channel a learned "
@@ -557,11 +577,11 @@ def _tdl_problems(channels, constellation, detectors, problems):
                 f"{where} csi {det.csi!r}: one fit to training pilots "
                 "assumes a fixed channel; a 'tdl' channel fades from frame "
                 "to frame: use 'estimated:pilots=N' (pilots per frame)")
-        elif spec.kind == "estimated" and spec.params["pilots"] < memory:
+        elif spec.kind == "estimated" and spec.params["pilots"] <= memory:
             problems.append(
                 f"{where} csi {det.csi!r}: {spec.params['pilots']} pilots "
-                f"cannot identify memory = {memory} taps; use pilots >= "
-                f"{memory}")
+                f"cannot estimate memory = {memory} taps and the noise "
+                f"variance; use pilots > {memory}")
         elif spec.kind == "perturbed" and (spec.per_symbol or continuous):
             problems.append(
                 f"{where} csi {det.csi!r}: on a 'tdl' channel perturbed "

@@ -44,6 +44,19 @@ class Link(Block):
         the taps outside the window (``channel.residual_energy``) to the
         noise variance the detector is handed, for the CSI cases that know
         the taps (perfect, perturbed, mean). Estimated CSI measures it.
+    retrain_pilots : None or int
+        Retrain a learned trellis detector (ViterbiNet, BCJRNet) on every
+        frame, on a fading channel (:class:`channels.TDLChannel`): before
+        each frame ``retrain_pilots`` known pilots pass through that
+        frame's channel (:meth:`channels.TDLChannel.pilot_frames`, the
+        pilots that ``csi="estimated:pilots=N"`` fits under the same
+        seed), and a copy of the detector, starting from its trained-once
+        weights, is fine-tuned on them (``adapt``, ``retrain_epochs``
+        full-batch steps) and detects that frame. ``None``: trained once.
+        The receiver then runs eagerly, frame by frame
+        (``compiled_receiver`` is False).
+    retrain_epochs : int
+        Steps of each per-frame fine-tuning (default 20).
     precision : None | "single" | "double"
 
     The receiver's knowledge (``believed_taps``, ``noise_variance``, a
@@ -99,7 +112,8 @@ class Link(Block):
 
     def __init__(self, transmitter, channel, detector, num_symbols, *,
                  return_soft=False, csi=None, noise_variance=None,
-                 believed_taps=None, residual_noise=True, precision=None,
+                 believed_taps=None, residual_noise=True,
+                 retrain_pilots=None, retrain_epochs=20, precision=None,
                  **kwargs):
         super().__init__(precision=precision, **kwargs)
         num_symbols = check_int(num_symbols, "num_symbols")
@@ -120,6 +134,11 @@ class Link(Block):
         # a learned detector has no taps to be handed: its channel
         # knowledge is its training
         self._takes_taps = isinstance(detector, TapsDetector)
+        self._retrain = None
+        if retrain_pilots is not None:
+            self._retrain = _retraining(detector, channel, retrain_pilots,
+                                        retrain_epochs)
+        self._frame_model = None
         self.csi = None if csi is None or csi.kind == "perfect" else csi
         self._noise_variance = None
         if noise_variance is not None:
@@ -143,6 +162,13 @@ class Link(Block):
                 raise ValueError(f"`believed_taps` must have shape "
                                  f"{taps.shape[-1:]}, got {believed.shape}.")
             self._believed = tf.Variable(believed, trainable=False)
+
+    @property
+    def compiled_receiver(self):
+        """bool: whether the Monte Carlo engine may compile
+        :meth:`count_drawn` (False when the detector is retrained per
+        frame: training runs its own compiled loop, frame by frame)."""
+        return self._retrain is None
 
     @property
     def noise_variance(self):
@@ -223,6 +249,9 @@ class Link(Block):
         no_rx = no if self._noise_variance is None else tf.cast(
             self._noise_variance, tf.convert_to_tensor(no).dtype)
         extra = {} if prior is None else {"prior": prior}
+        if self._retrain is not None:
+            return self._retrained(y, no, no_rx, channel_taps, csi_seed,
+                                   prior)
         if self._believed is not None:
             return self.detector(y, no_rx,
                                  taps=tf.convert_to_tensor(self._believed),
@@ -283,6 +312,30 @@ class Link(Block):
         taps = kept if kind in (None, "mean") else self._believed_taps(
             kept, y, no, csi_seed)
         return taps, no_rx
+
+    def _retrained(self, y, no, no_rx, channel_taps, pilot_seed, prior):
+        """The detector's output with a model fine-tuned per frame on that
+        frame's pilots (``retrain_pilots``), starting every frame from the
+        trained-once weights; eager (a Python loop over the frames)."""
+        if channel_taps is None:
+            raise ValueError("retraining per frame sends pilots through "
+                             "each frame's channel; call detect with the "
+                             "`channel_taps` the channel applied.")
+        pilots, epochs = self._retrain
+        s_p, y_p = self.channel.pilot_frames(channel_taps, no, pilots,
+                                             seed=pilot_seed)
+        if self._frame_model is None:
+            self._frame_model = self.detector.copy()
+        work = self._frame_model
+        batch = int(y.shape[0])
+        no_rx = tf.broadcast_to(tf.convert_to_tensor(no_rx), [batch])
+        outs = []
+        for k in range(batch):
+            work.set_weights_from(self.detector)
+            work.adapt(y_p[k], s_p[k], epochs=epochs)
+            extra = {} if prior is None else {"prior": prior[k:k + 1]}
+            outs.append(work(y[k:k + 1], no_rx[k:k + 1], **extra))
+        return tf.concat(outs, axis=0)
 
     def call(self, batch_size, no, seed=None):
         s, y, state = self.draw(batch_size, no, seed)
@@ -356,3 +409,33 @@ class Link(Block):
         """
         return self.count_drawn(self.draw(batch_size, no, seed), no)
 
+
+
+def _retraining(detector, channel, pilots, epochs):
+    """``(pilots, epochs)`` of per-frame retraining, checked: a learned
+    trellis detector (``adapt``), a channel that sends pilots through a
+    frame's taps (``pilot_frames``), and enough pilots for every channel
+    state (``adapt``'s rule: 10 per state)."""
+    from detectors.pilots import MIN_SAMPLES_PER_CLASS
+
+    pilots = check_int(pilots, "retrain_pilots")
+    epochs = check_int(epochs, "retrain_epochs")
+    if not callable(getattr(detector, "adapt", None)):
+        raise ValueError(
+            f"`retrain_pilots` fine-tunes a learned trellis detector per "
+            f"frame (ViterbiNet, LearnedFactorGraph), not a "
+            f"{type(detector).__name__}.")
+    if not callable(getattr(channel, "pilot_frames", None)):
+        raise ValueError(
+            f"`retrain_pilots` sends pilots through each frame's own "
+            f"channel, which needs a fading channel (channels.TDLChannel); "
+            f"a {type(channel).__name__} has the same channel in every "
+            "frame: train once on more pilots instead.")
+    need = MIN_SAMPLES_PER_CLASS * detector.num_classes
+    if pilots < need:
+        raise ValueError(
+            f"`retrain_pilots` = {pilots} is too few to retrain on: the "
+            f"detector has {detector.num_classes} channel states (M**L) "
+            f"and fine-tuning needs {MIN_SAMPLES_PER_CLASS} pilots per "
+            f"state, i.e. retrain_pilots >= {need}.")
+    return pilots, epochs

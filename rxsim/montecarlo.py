@@ -261,8 +261,15 @@ def _compiled_counter(link, xla):
     owner. Compiled functions retrace once per batch size (a static
     shape); SNR, seed and batch index are tensors. They reach the link
     through a weak reference, so the cache does not keep links alive.
-    For links without :meth:`draw` (the protocol's minimum)."""
+    For links without :meth:`draw` (the protocol's minimum); a link whose
+    ``compiled_receiver`` is False gets its draw compiled and its receiver
+    run eagerly (:func:`_compiled_receiver`)."""
     stages = link.count_stages() if hasattr(link, "count_stages") else None
+    if not getattr(link, "compiled_receiver", True):
+        receive = _compiled_receiver(link, xla)
+        draw = _compiled_draw(link, xla)
+        return lambda batch_size, no, base, batch: receive(
+            no, draw(batch_size, no, base, batch))
     front = _compiled_batch(
         link, "count", xla,
         (lambda lk: lk.count) if stages is None
@@ -297,7 +304,10 @@ def _compiled_batch(link, part, xla, method_of):
 def _compiled_receiver(link, xla):
     """``receive(no, drawn) -> {counter: int}``: the link's
     :meth:`count_drawn` on a drawn batch, compiled once per link (its
-    :class:`rxsim.counts.CountStages` tail once per tail owner)."""
+    :class:`rxsim.counts.CountStages` tail once per tail owner). A link
+    whose ``compiled_receiver`` is False (a detector retrained per frame,
+    which runs its own compiled training loop) is run eagerly; its tail is
+    still compiled."""
     xla = bool(xla)
     stages = link.count_stages() if hasattr(link, "count_stages") else None
     link_ref = weakref.ref(link)
@@ -305,6 +315,8 @@ def _compiled_receiver(link, xla):
     def build():
         def run_receiver(no, drawn):
             return link_ref().count_drawn(drawn, no)
+        if not getattr(link, "compiled_receiver", True):
+            return run_receiver        # e.g. retrained per frame: eager
         return tf.function(run_receiver, jit_compile=xla)
 
     receiver = compiled_for(link, ("rxsim.montecarlo", "receive", xla),

@@ -14,7 +14,7 @@ import detectors.trellis_detector
 
 __all__ = ["DETECTORS", "DetectorEntry", "build_detector",
            "check_detector_options", "training_options", "TRAINING_OPTIONS",
-           "LINK_OPTIONS",
+           "LINK_OPTIONS", "RETRAIN_OPTIONS",
            "register_detector"]
 
 
@@ -48,7 +48,8 @@ class DetectorEntry:
     def build(self, taps, constellation, options):
         kwargs = {**self.fixed, **{k: v for k, v in options.items()
                                    if k not in TRAINING_OPTIONS
-                                   and k not in LINK_OPTIONS}}
+                                   and k not in LINK_OPTIONS
+                                   and k not in RETRAIN_OPTIONS}}
         cls = self.detector_class(kwargs)
         if self.variants:           # the option chose the class
             kwargs.pop("likelihood", None)
@@ -105,6 +106,10 @@ def training_options(options):
 # residual_noise (fading channels with a kept window, rxsim.Link): add the
 # power of the taps outside the window to the believed noise variance.
 LINK_OPTIONS = {"residual_noise": bool}
+# Options of the learned trellis entries the link consumes: retrain_pilots
+# fine-tunes the model per frame on that many pilots through the frame's
+# own (fading) channel, retrain_epochs steps each (rxsim.Link).
+RETRAIN_OPTIONS = {"retrain_pilots": int, "retrain_epochs": int}
 _TRELLIS = {"initial_state": str}
 # Model-based detectors under CSI "estimated:from=training" estimate from
 # the pilots of training replicate train_seed (rxsim.sweep); without that
@@ -151,10 +156,12 @@ DETECTORS = {
         {**_TRELLIS, **_LIKELIHOOD, **_REPLICATE}, fixed={"max_log": True}),
     "viterbinet": DetectorEntry(
         "ViterbiNet", "learned branch metrics + Viterbi (trained per point)",
-        {**_LEARNED, **_TRELLIS, **_DECISION}, learned=True),
+        {**_LEARNED, **_TRELLIS, **_DECISION, **RETRAIN_OPTIONS},
+        learned=True),
     "bcjrnet": DetectorEntry(
         "LearnedFactorGraph", "learned branch metrics + BCJR (trained per "
-        "point)", {**_LEARNED, **_TRELLIS, "max_log": bool}, learned=True),
+        "point)", {**_LEARNED, **_TRELLIS, "max_log": bool,
+                   **RETRAIN_OPTIONS}, learned=True),
     "sbrnn": DetectorEntry(
         "SBRNN", "sliding bidirectional LSTM (trained per point)",
         {**TRAINING_OPTIONS, "window": int, "layers": int, "units": int,
@@ -186,6 +193,13 @@ def check_detector_options(name, options):
         elif key == "train_seed" and value < 0:
             problems.append(f"option train_seed must be an integer >= 0, "
                             f"got {value!r}")
+        elif key in RETRAIN_OPTIONS and value < 1:
+            problems.append(f"option {key} must be an integer >= 1, got "
+                            f"{value!r}")
+    if "retrain_epochs" in options and "retrain_pilots" not in options:
+        problems.append("option retrain_epochs sets the steps of per-frame "
+                        "retraining, which retrain_pilots = N turns on; "
+                        "give retrain_pilots or remove retrain_epochs")
     if problems or not DETECTORS[name].learned:
         return problems
     train = training_options(options)

@@ -398,7 +398,9 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
         csi = None   # the CSI case lives in the training data
     receiver = {"csi": csi, "noise_variance": noise_variance,
                 "believed_taps": believed,
-                "residual_noise": det.options.get("residual_noise", True)}
+                "residual_noise": det.options.get("residual_noise", True),
+                "retrain_pilots": det.options.get("retrain_pilots"),
+                "retrain_epochs": det.options.get("retrain_epochs", 20)}
     if cfg.code is not None:
         code = cfg.code
         return CodedLink(Transmitter(constellation),

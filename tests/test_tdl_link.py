@@ -109,7 +109,7 @@ def test_tdl_keys_on_isi_channel_are_errors():
 @pytest.mark.parametrize("detector, needle", [
     ({"name": "bcjrnet", "csi": "perturbed:var=0.1"}, "learned detector"),
     ({"name": "bcjr", "csi": "estimated:from=training"}, "fixed channel"),
-    ({"name": "bcjr", "csi": "estimated:pilots=2"}, "pilots >= 3"),
+    ({"name": "bcjr", "csi": "estimated:pilots=3"}, "pilots > 3"),
     ({"name": "bcjr", "csi": "perturbed:var=0.1,per=symbol"}, "per=frame"),
 ])
 def test_tdl_config_bad_csi(detector, needle):
