@@ -353,7 +353,7 @@ class CodedLink(Block):
                  hard_llr=DEFAULT_HARD_LLR, interleave=True, iterations=1,
                  csi=None, noise_variance=None, believed_taps=None,
                  residual_noise=True, retrain_pilots=None,
-                 retrain_epochs=20, precision=None, **kwargs):
+                 retrain_epochs=100, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if not isinstance(transmitter, Transmitter):
             transmitter = Transmitter(transmitter, precision=precision)

@@ -531,6 +531,24 @@ def _channel_kind_problems(channels, constellation, link, detectors,
                 "'poisson' (the channel is Gaussian ISI)")
 
 
+def _retrain_xla_problems(code, link, detectors, problems):
+    """A detector retrained per frame runs its receiver eagerly while the
+    batch is drawn compiled; Sionna's RandomInterleaver draws another
+    permutation under XLA than without it, so a coded, interleaved link
+    needs its draw compiled without XLA (rxsim.montecarlo checks it too)."""
+    if code is None or not code.interleave or link.get("xla") is False:
+        return
+    for det in detectors:
+        if "retrain_pilots" in det.options:
+            problems.append(
+                f"[[detector]] {det.label!r} retrain_pilots with an "
+                "interleaved [code] needs [link] xla = false: the retrained "
+                "receiver runs eagerly, and the interleaver's permutation "
+                "under XLA (the batch's draw) is not the one it has "
+                "eagerly (the receiver's deinterleaver)")
+            return
+
+
 def _tdl_problems(channels, constellation, detectors, problems):
     """What a TDL channel cannot run: on-off keying, and CSI cases that
     need a fixed channel (one fit to training pilots) or taps a fading
@@ -802,6 +820,7 @@ def parse_config(data, source="config"):
     detectors = _detectors(data.get("detector"), problems,
                            coded="code" in data, iterations=iterations)
     _channel_kind_problems(channels, constellation, link, detectors, problems)
+    _retrain_xla_problems(code, link, detectors, problems)
     if problems:
         raise ConfigError(problems, source)
     return SweepConfig(

@@ -56,7 +56,9 @@ class Link(Block):
         The receiver then runs eagerly, frame by frame
         (``compiled_receiver`` is False).
     retrain_epochs : int
-        Steps of each per-frame fine-tuning (default 20).
+        Full-batch steps of each per-frame fine-tuning (default 100: on
+        BPSK TDL-C at 3 m/s, 200 pilots, 25 dB, SER 0.059 after 20, 0.0027
+        after 100, 0.0030 after 300).
     precision : None | "single" | "double"
 
     The receiver's knowledge (``believed_taps``, ``noise_variance``, a
@@ -113,7 +115,7 @@ class Link(Block):
     def __init__(self, transmitter, channel, detector, num_symbols, *,
                  return_soft=False, csi=None, noise_variance=None,
                  believed_taps=None, residual_noise=True,
-                 retrain_pilots=None, retrain_epochs=20, precision=None,
+                 retrain_pilots=None, retrain_epochs=100, precision=None,
                  **kwargs):
         super().__init__(precision=precision, **kwargs)
         num_symbols = check_int(num_symbols, "num_symbols")

@@ -311,6 +311,14 @@ def _compiled_receiver(link, xla):
     xla = bool(xla)
     stages = link.count_stages() if hasattr(link, "count_stages") else None
     link_ref = weakref.ref(link)
+    if xla and not getattr(link, "compiled_receiver", True) and \
+            getattr(link, "interleave", False):
+        raise ValueError(
+            "this coded link's receiver runs eagerly (a detector retrained "
+            "per frame) but its batches would be drawn under XLA, where "
+            "Sionna's RandomInterleaver draws another permutation than "
+            "eagerly: the deinterleaver would not undo the interleaver. "
+            "Simulate it with xla=False ([link] xla = false).")
 
     def build():
         def run_receiver(no, drawn):

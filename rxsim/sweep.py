@@ -400,7 +400,7 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
                 "believed_taps": believed,
                 "residual_noise": det.options.get("residual_noise", True),
                 "retrain_pilots": det.options.get("retrain_pilots"),
-                "retrain_epochs": det.options.get("retrain_epochs", 20)}
+                "retrain_epochs": det.options.get("retrain_epochs", 100)}
     if cfg.code is not None:
         code = cfg.code
         return CodedLink(Transmitter(constellation),
