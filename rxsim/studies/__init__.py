@@ -10,6 +10,55 @@ command lines.
 - :mod:`rxsim.studies.time_varying`: a time-varying channel with
   CRC-checked LDPC frames, learned detectors trained once or retrained
   online (ungated, CRC-gated, genie-gated; ``scripts/time_varying.py``).
+- :mod:`rxsim.studies.turbo`: turbo detection-decoding
+  (``scripts/turbo.py``).
+- :mod:`rxsim.studies.tdl`: 3GPP TDL channels (``scripts/tdl.py``).
 
 The framework (the rest of ``rxsim``) never imports this package.
 """
+
+
+def config_study(description, configs, name, argv=None):
+    """The command line of a study made of config sweeps
+    (``scripts/turbo.py``, ``scripts/tdl.py``): ``--configs``, ``--db``,
+    ``--out``, ``--report-only``; runs each config's sweep into one
+    resumable store (a rerun skips finished points) unless
+    ``--report-only``.
+
+    Output
+    ------
+    : ``(rows, store_path, out_stem)``: the stored rows of the configs'
+      experiments, the store and the stem for the figure and table files
+      (its folder created)
+    """
+    import argparse
+    import time
+    from pathlib import Path
+
+    from ..config import load_config
+    from ..store import ResultsStore
+    from ..sweep import run_sweep
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--configs", nargs="+", default=list(configs))
+    parser.add_argument("--db", default=f"results/{name}.db")
+    parser.add_argument("--out", default=f"results/{name}",
+                        help="stem of the figure and table files")
+    parser.add_argument("--report-only", action="store_true",
+                        help="skip simulation; report what the store holds")
+    args = parser.parse_args(argv)
+
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    experiments = []
+    for path in args.configs:
+        cfg = load_config(path)
+        experiments.append(cfg.name)
+        if not args.report_only:
+            t = time.time()
+            done, skipped = run_sweep(cfg, args.db)
+            print(f"{cfg.name}: {done} point(s) simulated, {skipped} "
+                  f"resumed, {time.time() - t:.0f} s", flush=True)
+    with ResultsStore(args.db) as store:
+        rows = [r for e in experiments for r in store.points(experiment=e)]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    return rows, args.db, args.out
