@@ -44,6 +44,7 @@ def _ser_point(csi, seed):
                           max_symbols=80_000, seed=seed, confidence=0.999)
 
 
+@pytest.mark.slow
 def test_model_based_ser_degrades_under_wrong_taps():
     """BCJR at 10 dB: perfect < estimated from 64 pilots < perturbed taps.
     99.9% intervals must separate (a sanity check, not a tuned number)."""

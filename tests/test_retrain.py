@@ -111,7 +111,7 @@ def test_retraining_per_frame_beats_training_once(trained_once):
         link = Link(tx, ch, trained_once, num_symbols=500,
                     retrain_pilots=pilots)
         r = simulate_point(link, NO, batch_size=20, target_errors=10 ** 9,
-                           max_symbols=20000, seed=11)
+                           max_symbols=10000, seed=11)
         p = r.errors / r.symbols
         ser[name] = (p, np.sqrt(max(p * (1 - p), 1e-12) / r.symbols))
     (p1, s1), (pf, sf) = ser["once"], ser["frame"]
@@ -120,7 +120,7 @@ def test_retraining_per_frame_beats_training_once(trained_once):
     bcjr = Link(tx, ch, BCJRDetector(ch.taps, constellation=BPSK),
                 num_symbols=500)
     rb = simulate_point(bcjr, NO, batch_size=20, target_errors=10 ** 9,
-                        max_symbols=20000, seed=11)
+                        max_symbols=10000, seed=11)
     assert pf < 5 * max(rb.errors, 1) / rb.symbols
 
 

@@ -43,7 +43,7 @@ batch_size = 20
 [sweep]
 snr_db = [10, 20]
 target_errors = 100000
-max_symbols = 8000
+max_symbols = 4000
 [[detector]]
 name = "bcjr"
 [[detector]]
@@ -71,7 +71,7 @@ n = 200
 [sweep]
 snr_db = [8]
 target_errors = 1000
-max_symbols = 8000
+max_symbols = 4000
 [[detector]]
 name = "bcjr"
 [[detector]]
