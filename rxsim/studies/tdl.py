@@ -1,8 +1,9 @@
 """3GPP TDL channels: which receiver wins where, and by how much.
 
 ``configs/tdl.toml`` (QPSK), ``configs/tdl-bpsk.toml`` (BPSK, with
-per-frame retraining and the SBRNN) and ``configs/tdl-coded.toml`` (BPSK
-with 5G LDPC, BLER) run TDL-A and TDL-C at 3 and 100 m/s with taps
+per-frame retraining and the SBRNN), ``configs/tdl-coded.toml`` (BPSK
+with 5G LDPC, BLER) and ``configs/tdl-sionna.toml`` (Sionna's LMMSE
+equaliser as a reference row, slow fading only) run TDL-A and TDL-C at 3 and 100 m/s with taps
 varying within each frame. Every receiver of a point sees the same frames,
 noise and (for those that use them) pilots, so each comparison below is a
 paired interval on per-frame errors (:func:`rxsim.paired.compare_rows`).
@@ -17,7 +18,7 @@ __all__ = ["CONFIGS", "PAIRS", "metric_of", "comparisons", "winners",
 
 #: The study's configs, relative to the project root.
 CONFIGS = ("configs/tdl.toml", "configs/tdl-bpsk.toml",
-           "configs/tdl-coded.toml")
+           "configs/tdl-coded.toml", "configs/tdl-sionna.toml")
 
 #: The comparisons reported, ``(A, B, question)``, where both are rows of
 #: an experiment; ratios are A's error rate over B's.
@@ -37,6 +38,9 @@ PAIRS = (
      "residual taps' power left out of the noise variance"),
     ("sbrnn", "bcjr (estimated:pilots=200)",
      "black box trained once vs model-based with pilots"),
+    ("lmmse", "sionna-lmmse",
+     "rxsim's LMMSE vs Sionna's lmmse_equalizer on the frame matrix"),
+    ("bcjr", "sionna-lmmse", "trellis vs Sionna's LMMSE, true taps"),
 )
 
 #: Receivers that do not know the frame's true taps (what a real receiver
@@ -170,6 +174,7 @@ _STYLE = {
     "bcjrnet": dict(color="tab:olive", ls=":"),
     "bcjrnet (retrained per frame)": dict(color="tab:green", ls="-"),
     "sbrnn": dict(color="tab:purple", ls="-."),
+    "sionna-lmmse": dict(color="tab:pink", ls="-", marker="x"),
 }
 
 
@@ -211,8 +216,8 @@ def plot(rows, path, formats=("png", "pdf")):
                 err = [[max(p[metric] - p[f"{metric}_lo"], 0) for p in pts],
                        [max(p[f"{metric}_hi"] - p[metric], 0) for p in pts]]
                 ax.errorbar([p["snr_db"] for p in pts], y, yerr=err,
-                            marker=".", capsize=2, label=label,
-                            **_style(label))
+                            capsize=2, label=label,
+                            **{"marker": ".", **_style(label)})
             ax.set_yscale("log")
             ax.grid(True, which="both", alpha=0.3)
             ax.set_title(f"{exp}: {_short(channel)}", fontsize=9)
