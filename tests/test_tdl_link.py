@@ -322,3 +322,28 @@ def test_tdl_bpsk_coded_sweep_with_a_learned_detector(tmp_path):
     assert stems
     det = LearnedFactorGraph.load(str(stems[0])[:-len(".json")])
     assert det.is_complex and det.num_points == 2
+
+
+def test_16qam_bcjr_detects_through_a_tdl_link():
+    """16-QAM (issue 16's third constellation) end to end on a TDL link:
+    with the frame's taps BCJR detects at 30 dB; knowing only the mean
+    profile it cannot (unknown phase). Bug caught would be a constellation
+    scaled or labelled differently on the two sides of the channel."""
+    from rxsim.montecarlo import simulate_point
+
+    ch = TDLChannel("D", delay_spread=30e-9, symbol_rate=10e6,
+                    carrier_frequency=3.5e9, memory=2,
+                    constellation="qam16")
+    ser = {}
+    for csi in ("perfect", "mean"):
+        link = Link(Transmitter("qam16"), ch,
+                    BCJRDetector(ch.taps, constellation="qam16"),
+                    num_symbols=100, csi=csi)
+        r = simulate_point(link, 1e-3, batch_size=20, target_errors=10 ** 9,
+                           max_symbols=4000, seed=3)
+        ser[csi] = r.errors / r.symbols
+    # TDL-D at 30 ns keeps 98.4 % of its energy in 2 taps; the residual
+    # (and deep fades of the 40 frames) leave SER 0.017 with perfect CSI
+    # (measured; its frame-level standard error is about 0.01), while
+    # without the phase most symbols are wrong (0.89 measured)
+    assert ser["perfect"] < 0.1 and ser["mean"] > 0.5, ser
