@@ -109,11 +109,15 @@ def _make_loss(arch):
     return loss
 
 
-def _make_soft(arch):
+def _make_soft(arch, stride=1):
     """Compiled window-averaged log-posteriors ``[B, T, M]`` of ``y``
-    ``[B, T]`` for weights ``params``."""
+    ``[B, T]`` for weights ``params``; windows start every ``stride``
+    symbols (:func:`_strided_soft`)."""
     network = _template(arch)
     window, num_points, dtype = arch[0], arch[5], tf.as_dtype(arch[6])
+    if stride > 1:
+        return tf.function(lambda params, y: _strided_soft(
+            arch, network, params, y, stride))
 
     def soft(params, y):
         f = features(y, dtype)                                # [B, T, d]
@@ -138,6 +142,37 @@ def _make_soft(arch):
     return tf.function(soft)
 
 
+def _strided_soft(arch, network, params, y, stride):
+    """Window-averaged log-posteriors with windows starting every
+    ``stride`` symbols (0, s, 2s, ...) and one more ending at the frame's
+    end where those leave symbols uncovered: each symbol is read by about
+    ``W / stride`` windows instead of ``W``."""
+    window, num_points, dtype = arch[0], arch[5], tf.as_dtype(arch[6])
+    f = features(y, dtype)                                    # [B, T, d]
+    T = f.shape[1]
+    if T is None:
+        raise ValueError("strided SBRNN inference needs a static frame "
+                         "length.")
+    W = min(window, T)
+    starts = list(range(0, T - W + 1, stride))
+    if starts[-1] != T - W:
+        starts.append(T - W)
+    idx = np.asarray(starts)[:, None] + np.arange(W)[None, :]  # [n, W]
+    frames = tf.gather(f, idx, axis=1)                        # [B, n, W, d]
+    B, n = tf.shape(frames)[0], len(starts)
+    logits = _forward(arch, network, params,
+                      tf.reshape(frames, [-1, W, f.shape[-1]]), False, None)
+    probs = tf.reshape(tf.nn.softmax(logits, axis=-1),
+                       [B, n * W, num_points])
+    # add window j's position i onto symbol starts[j] + i
+    flat = tf.constant(idx.reshape(-1), tf.int32)
+    total = tf.transpose(tf.math.unsorted_segment_sum(
+        tf.transpose(probs, [1, 0, 2]), flat, T), [1, 0, 2])
+    count = np.bincount(idx.reshape(-1), minlength=T).astype(
+        dtype.as_numpy_dtype)
+    return tf.math.log(total / count[None, :, None])
+
+
 def _windows(x, s, window):
     """All windows of ``window`` consecutive samples of each frame:
     ``x`` ``[F, T, d]``, ``s`` ``[F, T]`` -> ``[F * (T - W + 1), W, d]``
@@ -155,8 +190,15 @@ class SBRNN(LearnedDetector):
     Parameters
     ----------
     window : int
-        W, symbols per window (the sliding step is one symbol). Frames
-        shorter than W are read as a single window.
+        W, symbols per window. Frames shorter than W are read as a single
+        window.
+    stride : int
+        Symbols between the starts of consecutive windows at detection, in
+        ``[1, window]``; default 1 (the published algorithm: every symbol
+        read by W windows). A larger stride reads each symbol ``W /
+        stride`` times (one more window ends at the frame's end), for
+        about ``stride`` times less compute; training still uses every
+        window of the pilots.
     constellation : None | str | sionna.phy.mapping.Constellation
         ``None`` -> BPSK; complex constellations feed (Re, Im) features.
     hard_out : bool
@@ -215,15 +257,21 @@ class SBRNN(LearnedDetector):
     no_prior_reason = ("a black box trained on received samples alone "
                        "has no input a prior could enter")
 
-    def __init__(self, window, *, constellation=None, hard_out=False,
-                 layers=3, units=80, dropout=0.2, learning_rate=0.001,
-                 epochs=100, patience=10, batch_size=128, clipnorm=1.0,
-                 precision=None, **kwargs):
+    def __init__(self, window, *, stride=1, constellation=None,
+                 hard_out=False, layers=3, units=80, dropout=0.2,
+                 learning_rate=0.001, epochs=100, patience=10,
+                 batch_size=128, clipnorm=1.0, precision=None, **kwargs):
         super().__init__(constellation=constellation, hard_out=hard_out,
                          precision=precision, **kwargs)
-        self._window = check_int(window, "window")
-        self._layers = check_int(layers, "layers")
-        self._units = check_int(units, "units")
+        self._window = check_int(window, "window",
+                                 what="symbols per window")
+        self._stride = check_int(stride, "stride", maximum=self._window,
+                                 what="symbols between window starts, at "
+                                 "most the window")
+        self._layers = check_int(layers, "layers",
+                                 what="stacked BiLSTM layers")
+        self._units = check_int(units, "units",
+                                what="LSTM units per direction")
         if check_nonnegative(dropout, "dropout") >= 1.0:
             raise ValueError(f"`dropout` must be a rate in [0, 1), got "
                              f"{dropout!r}.")
@@ -254,7 +302,10 @@ class SBRNN(LearnedDetector):
                 for v in layer.trainable_variables]
 
     def _config(self):
-        return {"window": self._window, "layers": self._layers,
+        # stride only when set, so that checkpoints written before it
+        # existed still load (stride 1)
+        stride = {} if self._stride == 1 else {"stride": self._stride}
+        return {"window": self._window, **stride, "layers": self._layers,
                 "units": self._units, "dropout": self._dropout,
                 "learning_rate": self._learning_rate, "epochs": self._epochs,
                 "patience": self._patience, "batch_size": self._batch_size,
@@ -265,6 +316,11 @@ class SBRNN(LearnedDetector):
         """int : W, symbols per window."""
         return self._window
 
+    @property
+    def stride(self):
+        """int : symbols between window starts at detection."""
+        return self._stride
+
     # -- inference --------------------------------------------------------
     def _arch(self):
         """Everything the computation graph depends on."""
@@ -273,7 +329,9 @@ class SBRNN(LearnedDetector):
 
     def _soft_fn(self, y):
         arch = self._arch()
-        fn = compiled(("sbrnn", "soft") + arch, lambda: _make_soft(arch))
+        stride = self._stride
+        fn = compiled(("sbrnn", "soft", stride) + arch,
+                      lambda: _make_soft(arch, stride))
         return fn([tf.convert_to_tensor(v) for v in self._variables()], y)
 
     def _normalised(self, y, no):

@@ -531,6 +531,41 @@ def _channel_kind_problems(channels, constellation, link, detectors,
                 "'poisson' (the channel is Gaussian ISI)")
 
 
+def _sbrnn_problems(channels, frame_length, detectors, problems):
+    """SBRNN sizes that cannot run: a window longer than the frames it
+    reads (test frames or pilot frames), a stride longer than the window,
+    a non-positive layer or unit count (all before any simulation)."""
+    from .registry import training_options
+
+    memory = max((c.memory for c in channels), default=1)
+    for det in detectors:
+        if det.name != "sbrnn":
+            continue
+        where = f"[[detector]] {det.label!r}"
+        o = {k: v for k, v in det.options.items()
+             if isinstance(v, int) and not isinstance(v, bool)}
+        window = o.get("window", 4 * memory)
+        for key in ("window", "stride", "layers", "units"):
+            if key in o and o[key] < 1:
+                problems.append(f"{where} {key} must be >= 1, got "
+                                f"{o[key]!r}")
+        if window < 1:
+            continue
+        train_frame = training_options(o)["train_frame_length"]
+        for length, what in ((frame_length, "[link] frame_length"),
+                             (train_frame, "train_frame_length")):
+            if isinstance(length, int) and window > length:
+                problems.append(
+                    f"{where} window = {window} is longer than the "
+                    f"{length}-symbol frames it reads ({what}); use "
+                    f"window <= {length}")
+        if o.get("stride", 1) > window:
+            problems.append(
+                f"{where} stride = {o['stride']} is larger than the window "
+                f"({window}): symbols between windows would never be "
+                f"read; use stride <= {window}")
+
+
 def _retrain_xla_problems(code, link, detectors, problems):
     """A detector retrained per frame runs its receiver eagerly while the
     batch is drawn compiled; Sionna's RandomInterleaver draws another
@@ -821,6 +856,8 @@ def parse_config(data, source="config"):
                            coded="code" in data, iterations=iterations)
     _channel_kind_problems(channels, constellation, link, detectors, problems)
     _retrain_xla_problems(code, link, detectors, problems)
+    _sbrnn_problems(channels, values.get("frame_length"), detectors,
+                    problems)
     if problems:
         raise ConfigError(problems, source)
     return SweepConfig(
