@@ -130,7 +130,10 @@ _OPTION_VALUES = {"likelihood": ("gaussian", "poisson"),
                   "clip": detectors.training.CLIP_MODES}
 # Training options of the learned trellis detectors: a recipe and the
 # options that replace its values (detectors.factor_graph).
-_LEARNED = {**TRAINING_OPTIONS, "recipe": str, "epochs": int,
+# metric_table (ViterbiNet, BCJRNet on real constellations): branch
+# metrics read from a table of the classifier (detectors.factor_graph).
+_LEARNED = {**TRAINING_OPTIONS, "metric_table": int, "recipe": str,
+            "epochs": int,
             "patience": int, "learning_rate": float, "batch_size": int,
             "validation": float, "weight_decay": float, "clip": str,
             "marginal": str}

@@ -35,7 +35,8 @@ montecarlo
     equal batch sizes, a fixed number of batches.
 learned
     Learned detectors, BPSK, L = 4, taps ``exp(-0.2 l)``, 8 dB:
-    ``ViterbiNet`` and ``LearnedFactorGraph`` (default nets) and a small
+    ``ViterbiNet`` and ``LearnedFactorGraph`` (default nets; also with
+    ``metric_table=4096``, the classifier tabulated) and a small
     ``SBRNN`` (window 8, 1 x 16 units). Training time on 5000 pilots: the
     first ``fit`` of an architecture (tracing / compilation included) and
     warm fits (fresh detectors of the same architecture, min / median);

