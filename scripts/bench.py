@@ -5,7 +5,8 @@ Usage::
 
     python scripts/bench.py [--quick] [-o results/bench.json]
                             [--sections trellis,memory,montecarlo,learned,
-                                        training_step,shared_channel,turbo]
+                                        training_step,shared_channel,turbo,
+                                        sbrnn]
 
 Every figure is a ratio measured in one run against a reference run in the
 same process (or, for memory, the same child process): absolute timings on
@@ -56,6 +57,12 @@ turbo
     coded (information) Mbit/s of BCJR, max-log BCJR and LMMSE-SIC at 1, 2
     and 4 passes through the engine, the time per pass count over one
     pass, and Sionna's LDPC decoder alone as the reference.
+sbrnn
+    The SBRNN at the published size (3 x 80, window 16, 5000 pilots)
+    against a plain ``keras.Sequential`` of ``Bidirectional(LSTM)``
+    layers with Keras' own ``fit`` / ``predict`` (window averaging in
+    numpy): seconds per training epoch (batch 128, no early stopping) and
+    detection symbols/s at stride 1, 2 and 4, with the load average.
 
 Each section is a module of ``scripts/benchmarks/`` (``run`` and
 ``print_table``); shared timing helpers are in ``benchmarks.timing``,
@@ -94,8 +101,8 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel("ERROR")
 
 from benchmarks import (learned, machine, memory, montecarlo,  # noqa: E402
-                        numpy_threads, shared_channel, training_step,
-                        trellis, turbo)
+                        numpy_threads, sbrnn, shared_channel,
+                        training_step, trellis, turbo)
 from benchmarks.settings import FULL, QUICK  # noqa: E402
 from benchmarks.timing import short_error  # noqa: E402
 
@@ -103,7 +110,8 @@ from benchmarks.timing import short_error  # noqa: E402
 # the --quick flag, the others the settings dict.
 SECTIONS = {"trellis": trellis, "memory": memory, "montecarlo": montecarlo,
             "learned": learned, "training_step": training_step,
-            "shared_channel": shared_channel, "turbo": turbo}
+            "shared_channel": shared_channel, "turbo": turbo,
+            "sbrnn": sbrnn}
 
 
 def print_targets(results):
