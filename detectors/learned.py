@@ -269,15 +269,41 @@ class LearnedDetector(Detector):
         self._trained = True
         return self
 
-    def copy(self):
-        """A new detector of the same class and configuration holding this
-        one's trained weights (outputs bit-identical until either is
-        trained further), e.g. to fine-tune per frame without touching
-        the original (:meth:`adapt` of the learned trellis detectors)."""
+    def copy(self, **changes):
+        """A new detector of the same class holding this one's trained
+        weights: with no ``changes`` of the same configuration (outputs
+        bit-identical until either is trained further, e.g. to fine-tune
+        per frame without touching the original, :meth:`adapt` of the
+        learned trellis detectors); ``changes`` replace constructor
+        options that leave the weights as they are (e.g. an SBRNN's
+        ``stride``, a trellis net's ``metric_table`` or ``hard_out``).
+
+        Raises
+        ------
+        ValueError
+            This detector is untrained, or a change alters the weights'
+            shapes (e.g. ``units``): train a new detector instead.
+        """
+        if not self._trained:
+            raise ValueError(f"the {type(self).__name__} to copy is not "
+                             "trained.")
         config = {**self._base_config(), **self._config()}
         config.pop("complex_baseband", None)
         config["constellation"] = self._constellation
-        return type(self)(**config).set_weights_from(self)
+        if not changes:
+            return type(self)(**config).set_weights_from(self)
+        other = type(self)(**{**config, **changes})
+        mine, theirs = self._variables(), other._variables()
+        if [v.shape for v in mine] != [v.shape for v in theirs]:
+            raise ValueError(
+                f"copy({', '.join(sorted(changes))}=...) changes the "
+                f"weights of this {type(self).__name__}; only options that "
+                "keep them can be changed in a copy. Train a new detector.")
+        for var, value in zip(theirs, mine):
+            var.assign(value)
+        other._after_load()
+        other._trained = True
+        return other
 
     def _after_load(self):
         """Hook run after the weights are assigned by :meth:`load`."""

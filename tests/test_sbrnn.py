@@ -170,15 +170,14 @@ def test_sbrnn_paper_size_slow(pilots):
 
 
 @pytest.mark.parametrize("stride, T", [(3, 20), (8, 20), (2, 9), (5, 5)])
-def test_strided_windows_against_loops(sbrnn, tmp_path, stride, T):
+def test_strided_windows_against_loops(sbrnn, stride, T):
     """With ``stride`` the windows start at 0, s, 2s, ... plus one ending
     at the frame's end where those miss symbols; each symbol's posterior
     is the mean over the windows covering it (recomputed here window by
     window with the Keras layers). Bug caught would be a symbol left
     uncovered or averaged over the wrong count."""
-    sbrnn.save(tmp_path / "sb")
-    strided = SBRNN.load(tmp_path / "sb")
-    strided._stride = stride
+    strided = sbrnn.copy(stride=stride)
+    assert strided.stride == stride and sbrnn.stride == 1
     rng = np.random.default_rng(stride)
     y = rng.normal(size=(2, T)).astype(np.float32)
     W = min(8, T)
@@ -248,3 +247,10 @@ def test_config_refuses_sbrnn_sizes_that_cannot_run(options, frame, needle):
     with pytest.raises(ConfigError) as info:
         parse_config(data)
     assert needle in " | ".join(info.value.problems)
+
+
+def test_copy_changes_only_what_keeps_the_weights(sbrnn):
+    with pytest.raises(ValueError, match="changes the weights"):
+        sbrnn.copy(units=32)
+    with pytest.raises(ValueError, match="not trained"):
+        SBRNN(8, **SMALL).copy(stride=2)

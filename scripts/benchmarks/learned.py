@@ -89,15 +89,11 @@ def run(cfg):
     dets.update({f"{k}{'_hard' if k == 'ViterbiNet' else ''}": v
                  for k, v in trained.items()})
     # The trellis nets with tabulated classifier metrics (metric_table,
-    # 4096 points): the same weights (fit with seed 0, as the first fit).
-    for name, make in (("ViterbiNet_hard_table4096",
-                        lambda: ViterbiNet(L, hard_out=True,
-                                           metric_table=4096)),
-                       ("LearnedFactorGraph_table4096",
-                        lambda: LearnedFactorGraph(L, metric_table=4096))):
-        det = make()
-        det.fit(y, s, seed=0, verbose=False)
-        dets[name] = det
+    # 4096 points), the same weights.
+    for name in ("ViterbiNet", "LearnedFactorGraph"):
+        if name in trained:
+            dets[f"{name}{'_hard' if name == 'ViterbiNet' else ''}"
+                 "_table4096"] = trained[name].copy(metric_table=4096)
     cands = [Candidate(name, lambda d=d: d(yt, no).numpy(), symbols,
                        "rxsim", "eager") for name, d in dets.items()]
     records, _ = race(cands, cfg["learned_repeats"])
