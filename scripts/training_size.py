@@ -65,6 +65,13 @@ def main(argv=None):
                         help=f"SNRs in dB (default {full.snr_db})")
     parser.add_argument("--detectors", nargs="+", default=None,
                         help=f"default {' '.join(full.detectors)}")
+    parser.add_argument("--csi", nargs="+", default=None,
+                        help=f"default {' '.join(full.csi)}")
+    parser.add_argument("--sbrnn", choices=("small", "published"),
+                        default=None, help="the SBRNN's size (default "
+                        f"{full.sbrnn})")
+    parser.add_argument("--name", default=None,
+                        help="experiment name (default training-size)")
     parser.add_argument("--gamma", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--db", default=None)
@@ -82,10 +89,12 @@ def main(argv=None):
                  "seeds": args.seeds,
                  "snr_db": args.snr and tuple(args.snr),
                  "detectors": args.detectors and tuple(args.detectors),
+                 "csi": args.csi and tuple(args.csi), "sbrnn": args.sbrnn,
                  "gamma": args.gamma, "seed": args.seed}
     spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items()
                                         if v is not None})
-    name = "training-size-quick" if args.quick else "training-size"
+    name = args.name or ("training-size-quick" if args.quick
+                         else "training-size")
     cfg = study_config(spec, name=name)
     db = Path(args.db or f"results/{name}.sqlite")
     out = Path(args.out or f"results/{name}")

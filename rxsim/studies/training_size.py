@@ -29,6 +29,10 @@ LS_NAME = "bcjr-ls"
 # A small SBRNN: trained per point it dominates the study's run time.
 SBRNN_OPTIONS = {"window": 8, "layers": 1, "units": 16, "batch_size": 500,
                  "epochs": 50, "learning_rate": 0.01}
+#: The SBRNN sizes the study can run (``StudySpec.sbrnn``): the small one
+#: above, or the published one (Farsad & Goldsmith: the class defaults,
+#: 3 x 80 units, window 4 L).
+SBRNN_SIZES = {"small": SBRNN_OPTIONS, "published": {}}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class StudySpec:
         Sweep seed.
     max_symbols : int
         Test symbols per point at most (100 errors stop it earlier).
+    sbrnn : "small" | "published"
+        The SBRNN's size (:data:`SBRNN_SIZES`).
     ls_baseline : bool
         Also run BCJR on least-squares estimates from each replicate's
         pilots (``estimated:from=training``), labelled ``"bcjr-ls n=<size>
@@ -69,7 +75,14 @@ class StudySpec:
     memory: int = 4
     seed: int = 2021
     max_symbols: int = 500_000
+    sbrnn: str = "small"
     ls_baseline: bool = True
+
+    def __post_init__(self):
+        if self.sbrnn not in SBRNN_SIZES:
+            raise ValueError(f"`sbrnn` must be one of "
+                             f"{', '.join(map(repr, SBRNN_SIZES))}, got "
+                             f"{self.sbrnn!r}.")
 
     @classmethod
     def quick(cls):
@@ -109,7 +122,7 @@ def study_config(spec=StudySpec(), name="training-size"):
                              "label": f"{det} n={n} #{r}{suffix}",
                              "train_symbols": int(n), "train_seed": r}
                     if det == "sbrnn":
-                        entry.update(SBRNN_OPTIONS)
+                        entry.update(SBRNN_SIZES[spec.sbrnn])
                     detectors.append(entry)
         if spec.ls_baseline:
             # BCJR with taps and noise variance estimated by least squares
