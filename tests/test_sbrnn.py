@@ -254,3 +254,35 @@ def test_copy_changes_only_what_keeps_the_weights(sbrnn):
         sbrnn.copy(units=32)
     with pytest.raises(ValueError, match="not trained"):
         SBRNN(8, **SMALL).copy(stride=2)
+
+
+@pytest.mark.parametrize("path", ["configs/paper-sbrnn.toml",
+                                  "configs/paper-sbrnn-full.toml"])
+def test_shipped_sbrnn_configs_train_the_published_size_per_point(path):
+    """Issue 14: these configs run the published SBRNN (the class
+    defaults: 3 x 80 units, window 4 L) trained per point, on the pilots
+    the trellis nets of the point train on (the same pilot seed: it does
+    not depend on the detector)."""
+    from pathlib import Path
+    from rxsim.config import load_config
+    from rxsim.registry import DETECTORS, training_options
+    from rxsim.sweep import _point_pilots
+    cfg = load_config(Path(__file__).parents[1] / path)
+    sbrnns = [d for d in cfg.detectors if d.name == "sbrnn"]
+    assert sbrnns
+    for d in sbrnns:
+        assert training_options(d.options)["train_per"] == "point"
+        det = DETECTORS["sbrnn"].build(TAPS, "bpsk", d.options)
+        assert (det.window, det._layers, det._units) == (16, 3, 80)
+        net = next(x for x in cfg.detectors
+                   if x.name == "bcjrnet" and x.csi == d.csi)
+        from channels.csi import parse_csi
+        ch = cfg.channels[0]
+        ys, ss = _point_pilots(cfg, ch, [8.0], training_options(d.options),
+                               parse_csi(d.csi))
+        yn, sn = _point_pilots(cfg, ch, [8.0],
+                               training_options(net.options),
+                               parse_csi(net.csi))
+        assert ys.shape == (10, 500)
+        np.testing.assert_array_equal(ys, yn)
+        np.testing.assert_array_equal(ss, sn)
