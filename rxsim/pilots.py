@@ -68,11 +68,14 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
         With it, one ``seed`` gives the same symbols (and believed taps)
         under fresh noise, as the authors' pilots at every SNR.
     channel : None | channel block
-        A channel that draws its own taps per frame (``channel(x, no,
-        seed=...)``, e.g. :class:`channels.TDLChannel`): the pilots go
-        through it, a new realisation per pilot frame, and ``taps`` and
-        ``channel_kind`` are not used; ``csi`` must be perfect (the
-        pilots see the true fading channel).
+        The channel the pilots go through instead of one built from
+        ``taps`` and ``channel_kind`` (which are then not used): an
+        :class:`channels.ISIChannel` or :class:`channels.PoissonChannel`
+        (under a CSI case other than perfect each frame sees the believed
+        taps, as above), or one that draws its own taps per frame (e.g.
+        :class:`channels.TDLChannel`: a new realisation per pilot frame;
+        ``csi`` must then be perfect, the pilots see the true fading
+        channel).
 
     Output
     ------
@@ -121,37 +124,34 @@ def pilot_data(taps, snr_db=None, num_symbols=None, constellation=None,
     else:
         frames, T = num_symbols // frame_length, frame_length
     spec = parse_csi("perfect" if csi is None else csi)
-    if channel_kind not in ("isi", "poisson"):
+    if channel is None and channel_kind not in ("isi", "poisson"):
         raise ValueError(f"`channel_kind` must be 'isi' or 'poisson', got "
                          f"{channel_kind!r}.")
-    if channel_kind == "poisson" and spec.kind == "estimated":
-        raise ValueError("csi 'estimated:...' simulates least-squares "
-                         "estimation on Gaussian pilots; a 'poisson' channel "
-                         "takes 'perfect' or 'perturbed:var=V'.")
     tx_seed, ch_seed, csi_seed = tf.unstack(
         tf.random.experimental.stateless_split(stateless_seed(seed), 3))
     if noise_seed is not None:
         ch_seed = stateless_seed(noise_seed)
-    if channel is not None:
-        if spec.kind != "perfect":
-            raise ValueError(
-                f"pilots through a fading channel block see its true taps; "
-                f"csi must be 'perfect', got {str(spec)!r}.")
-        transmitter = Transmitter(constellation or channel.constellation)
-        s, x = transmitter(frames, T, seed=tx_seed)
-        y = channel(x, no, seed=ch_seed)
-        return y.numpy(), s.numpy().astype(np.int32)
-    if channel_kind == "poisson":
-        channel = PoissonChannel(taps, constellation=constellation or "ook")
-    else:
-        channel = ISIChannel(taps, constellation=constellation)
-    transmitter = Transmitter(channel.constellation
-                              if channel_kind == "poisson" else constellation)
+    if channel is None:
+        channel = (PoissonChannel(taps, constellation=constellation or "ook")
+                   if channel_kind == "poisson"
+                   else ISIChannel(taps, constellation=constellation))
+    elif hasattr(channel, "draw_taps") and spec.kind != "perfect":
+        raise ValueError(
+            f"pilots through a fading channel block see its true taps; "
+            f"csi must be 'perfect', got {str(spec)!r}.")
+    poisson = isinstance(channel, PoissonChannel)
+    if poisson and spec.kind == "estimated":
+        raise ValueError("csi 'estimated:...' simulates least-squares "
+                         "estimation on Gaussian pilots; a 'poisson' channel "
+                         "takes 'perfect' or 'perturbed:var=V'.")
+    transmitter = Transmitter(channel.constellation if poisson
+                              else constellation or channel.constellation)
     s, x = transmitter(frames, T, seed=tx_seed)
-    frame_taps = None
-    if spec.kind != "perfect":
+    if spec.kind == "perfect":
+        y = channel(x, no, seed=ch_seed)
+    else:
         frame_taps = spec.believed_taps(channel.taps, no, frames,
                                         seed=csi_seed,
                                         constellation=constellation)
-    y = channel(x, no, taps=frame_taps, seed=ch_seed)
+        y = channel(x, no, taps=frame_taps, seed=ch_seed)
     return y.numpy(), s.numpy().astype(np.int32)

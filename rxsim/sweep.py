@@ -271,8 +271,8 @@ def _pilots(taps, snrs, train, constellation, csi, channel_kind, seed,
     snr)``), as in the authors' script. ``to_no`` (grid value -> noise
     variance; ``None``: ``10**(-snr/10)``) sets the pilots' noise on an
     Eb/N0 grid (:func:`point_noise_variance`); the seeds stay keyed by
-    the grid value. ``block``: a channel block the pilots go through
-    instead of the taps' (a fading channel, :func:`rxsim.pilot_data`)."""
+    the grid value. ``block``: the channel block the pilots go through
+    (the curve's, :meth:`ChannelSpec.block`; :func:`rxsim.pilot_data`)."""
     reuse = train.get("pilots_across_snr", "fresh") == "reuse"
     frame = train["train_frame_length"]
     total = train["train_symbols"]
@@ -308,10 +308,9 @@ def _point_pilots(cfg, channel, snrs, train, csi):
         lambda value: point_noise_variance(cfg, channel, value))
     constellation = channel.signal_constellation(cfg.constellation)
     return _pilots(channel.tap_array(), snrs, train, constellation, csi,
-                   "isi" if channel.kind == "tdl" else channel.kind,
+                   channel.kind,
                    pilot_seed(cfg, channel, csi, train["train_seed"]), to_no,
-                   block=(channel.block(constellation)
-                          if channel.kind == "tdl" else None))
+                   block=channel.block(constellation))
 
 
 def fit_seed(cfg, channel, det, snr_db=None):
