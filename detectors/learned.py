@@ -231,11 +231,7 @@ class LearnedDetector(Detector):
         if meta["variables"] != expected:
             raise bad("the variable list does not match the architecture "
                       "its config describes")
-        for var, value in zip(variables, values):
-            var.assign(value)
-        det._after_load()
-        det._trained = True
-        return det
+        return det._take_weights(values)
 
     def set_weights_from(self, other):
         """Take the trained weights of ``other``, a detector of the same
@@ -263,11 +259,7 @@ class LearnedDetector(Detector):
         if not other._trained:
             raise ValueError(f"the {type(other).__name__} to copy from is "
                              "not trained.")
-        for var, value in zip(self._variables(), other._variables()):
-            var.assign(value)
-        self._after_load()
-        self._trained = True
-        return self
+        return self._take_weights(other._variables())
 
     def copy(self, **changes):
         """A new detector of the same class holding this one's trained
@@ -299,11 +291,16 @@ class LearnedDetector(Detector):
                 f"copy({', '.join(sorted(changes))}=...) changes the "
                 f"weights of this {type(self).__name__}; only options that "
                 "keep them can be changed in a copy. Train a new detector.")
-        for var, value in zip(theirs, mine):
+        return other._take_weights(mine)
+
+    def _take_weights(self, values):
+        """Assign ``values`` (in :meth:`_variables` order, shapes checked
+        by the caller) and mark this detector trained; returns it."""
+        for var, value in zip(self._variables(), values):
             var.assign(value)
-        other._after_load()
-        other._trained = True
-        return other
+        self._after_load()
+        self._trained = True
+        return self
 
     def _after_load(self):
         """Hook run after the weights are assigned by :meth:`load`."""

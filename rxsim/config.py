@@ -532,9 +532,10 @@ def _channel_kind_problems(channels, constellation, link, detectors,
 
 
 def _sbrnn_problems(channels, frame_length, detectors, problems):
-    """SBRNN sizes that cannot run: a window longer than the frames it
-    reads (test frames or pilot frames), a stride longer than the window,
-    a non-positive layer or unit count (all before any simulation)."""
+    """SBRNN sizes that cannot run: a non-positive window, a window longer
+    than the frames it reads (test frames or pilot frames), a stride
+    longer than the window (all before any simulation; the other counts'
+    signs are checked with the options, registry.check_detector_options)."""
     from .registry import training_options
 
     memory = max((c.memory for c in channels), default=1)
@@ -545,11 +546,8 @@ def _sbrnn_problems(channels, frame_length, detectors, problems):
         o = {k: v for k, v in det.options.items()
              if isinstance(v, int) and not isinstance(v, bool)}
         window = o.get("window", 4 * memory)
-        for key in ("window", "stride", "layers", "units"):
-            if key in o and o[key] < 1:
-                problems.append(f"{where} {key} must be >= 1, got "
-                                f"{o[key]!r}")
         if window < 1:
+            problems.append(f"{where} window must be >= 1, got {window!r}")
             continue
         train_frame = training_options(o)["train_frame_length"]
         for length, what in ((frame_length, "[link] frame_length"),

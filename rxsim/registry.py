@@ -110,6 +110,8 @@ LINK_OPTIONS = {"residual_noise": bool}
 # fine-tunes the model per frame on that many pilots through the frame's
 # own (fading) channel, retrain_epochs steps each (rxsim.Link).
 RETRAIN_OPTIONS = {"retrain_pilots": int, "retrain_epochs": int}
+# Counts that must be positive (the SBRNN's sizes, per-frame retraining).
+_AT_LEAST_ONE = {*RETRAIN_OPTIONS, "stride", "layers", "units"}
 _TRELLIS = {"initial_state": str}
 # Model-based detectors under CSI "estimated:from=training" estimate from
 # the pilots of training replicate train_seed (rxsim.sweep); without that
@@ -197,9 +199,8 @@ def check_detector_options(name, options):
         elif key == "train_seed" and value < 0:
             problems.append(f"option train_seed must be an integer >= 0, "
                             f"got {value!r}")
-        elif key in RETRAIN_OPTIONS and value < 1:
-            problems.append(f"option {key} must be an integer >= 1, got "
-                            f"{value!r}")
+        elif key in _AT_LEAST_ONE and value < 1:
+            problems.append(f"option {key} must be >= 1, got {value!r}")
     if "retrain_epochs" in options and "retrain_pilots" not in options:
         problems.append("option retrain_epochs sets the steps of per-frame "
                         "retraining, which retrain_pilots = N turns on; "

@@ -18,6 +18,16 @@ The framework (the rest of ``rxsim``) never imports this package.
 """
 
 
+def ratio_text(comparison):
+    """``"0.42 [0.31, 0.55]"``: a :class:`rxsim.paired.Comparison`'s ratio
+    and its interval, ``"n/a"`` when the ratio is not finite."""
+    import math
+    lo, hi = comparison.ratio_ci
+    if not math.isfinite(comparison.ratio):
+        return "n/a"
+    return f"{comparison.ratio:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
 def config_study(description, configs, name, argv=None):
     """The command line of a study made of config sweeps
     (``scripts/turbo.py``, ``scripts/tdl.py``): ``--configs``, ``--db``,

@@ -13,6 +13,8 @@ the table and the figure.
 
 import math
 
+from . import ratio_text
+
 __all__ = ["CONFIGS", "PAIRS", "metric_of", "comparisons", "winners",
            "markdown_table", "plot"]
 
@@ -101,27 +103,19 @@ def winners(rows, frame_counts, confidence=0.95):
             if len(at) < 2:
                 continue
             best, second = sorted(at, key=lambda d: at[d][metric])[:2]
-            (line,) = [x for x in compare_rows(
+            (line,) = compare_rows(
                 [at[best], at[second]], best, second,
                 frame_counts=frame_counts, metric=metric,
-                confidence=confidence)]
+                confidence=confidence)
             out.append((exp, channel, snr, best, second, line))
     return out
 
 
-def _ratio(c):
-    lo, hi = c.ratio_ci
-    if not math.isfinite(c.ratio):
-        return "n/a"
-    return f"{c.ratio:.3g} [{lo:.3g}, {hi:.3g}]"
-
-
 def _short(channel):
-    """``"tdl:C,ds=300ns,...,v=100,L=4,continuous"`` -> ``"C 100 m/s"``."""
-    parts = dict(p.split("=", 1) if "=" in p else (p, "")
-                 for p in channel.split(":", 1)[-1].split(","))
-    model = channel.split(":", 1)[-1].split(",")[0]
-    speed = parts.get("v")
+    """``"tdl:C,ds=300ns,...,v=100,L=4,continuous"`` -> ``"TDL-C 100
+    m/s"``; other labels as they are."""
+    model, *fields = channel.split(":", 1)[-1].split(",")
+    speed = next((f[2:] for f in fields if f.startswith("v=")), None)
     return f"TDL-{model} {speed} m/s" if speed else channel
 
 
@@ -149,7 +143,8 @@ def markdown_table(rows, frame_counts, confidence=0.95):
             c = line.comparison
             lines.append("| " + " | ".join([
                 exp, _short(line.channel), f"{line.snr_db:g}", a, b,
-                f"{c.rate_a:.3g}", f"{c.rate_b:.3g}", _ratio(c), c.verdict])
+                f"{c.rate_a:.3g}", f"{c.rate_b:.3g}", ratio_text(c),
+                c.verdict])
                 + " |")
     asked = dict.fromkeys((a, b) for _, a, b in table)
     lines += ["", "What each comparison asks: " + "; ".join(
@@ -162,7 +157,7 @@ def markdown_table(rows, frame_counts, confidence=0.95):
         c = line.comparison
         lines.append(f"| {exp} | {_short(channel)} | {snr:g} | {best} | "
                      f"{c.rate_a:.3g} | {second} | {c.rate_b:.3g} | "
-                     f"{_ratio(c)} | {c.verdict} |")
+                     f"{ratio_text(c)} | {c.verdict} |")
     return "\n".join(lines)
 
 

@@ -15,6 +15,8 @@ here for the table, the figure and the checks.
 import math
 import re
 
+from . import ratio_text
+
 __all__ = ["CONFIGS", "split_label", "claim_snr", "gains", "check_claims",
            "markdown_table", "plot"]
 
@@ -88,16 +90,10 @@ def check_claims(rows, frame_counts, confidence=0.95):
             c = line.comparison
             holds = c.verdict == "A better"
             detail = (f"{c.rate_a:.3g} vs {c.rate_b:.3g}, ratio "
-                      f"{_ratio_text(c)} on {c.frames} codewords, "
+                      f"{ratio_text(c)} on {c.frames} codewords, "
                       f"{c.verdict}")
             out.append((claim, holds, detail))
     return out
-
-
-def _ratio_text(c):
-    lo, hi = c.ratio_ci
-    return f"{c.ratio:.3g} [{lo:.3g}, {hi:.3g}]" if math.isfinite(
-        c.ratio) else "n/a"
 
 
 def markdown_table(rows, frame_counts, confidence=0.95):
@@ -120,7 +116,7 @@ def markdown_table(rows, frame_counts, confidence=0.95):
                      for i in passes]
             ratio = verdict = "-"
             if line is not None:
-                ratio, verdict = (_ratio_text(line.comparison),
+                ratio, verdict = (ratio_text(line.comparison),
                                   line.comparison.verdict)
             lines.append("| " + " | ".join(
                 [exp, f"{_axis_name(rows, exp)} {snr[exp]:g} dB", base]
