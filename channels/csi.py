@@ -516,9 +516,14 @@ def estimate_taps_from_pilots(taps, no, num_pilots, constellation=None,
 _MODES = ("multiplicative", "additive")
 _PERS = ("frame", "symbol")
 _SOURCES = ("frame", "training")
+# How per-frame pilots become a channel estimate: least squares, or (on
+# multiuser MIMO channels, channels.mimo.estimate_channel) the LMMSE
+# estimate under i.i.d. unit-variance entries.
+_ESTIMATORS = ("ls", "lmmse")
 _FORMS = ("'perfect', 'mean', 'perturbed:var=V' (optionally ',mode=multiplicative' "
           "or ',mode=additive', and ',per=frame' or ',per=symbol'), "
-          "'estimated:pilots=N', 'estimated:from=training' (optionally "
+          "'estimated:pilots=N' (optionally ',estimator=lmmse' on MIMO "
+          "channels), 'estimated:from=training' (optionally "
           "',pilots=N' and ',var=V' with ',mode=multiplicative' or "
           "',mode=additive')")
 # kind: {parameter: parser}; a tuple lists the allowed values
@@ -527,7 +532,7 @@ _KINDS = {
     "mean": {},
     "perturbed": {"var": float, "mode": _MODES, "per": _PERS},
     "estimated": {"pilots": int, "from": _SOURCES, "var": float,
-                  "mode": _MODES},
+                  "mode": _MODES, "estimator": _ESTIMATORS},
 }
 
 
@@ -539,6 +544,8 @@ def _defaults(kind, params):
         params.setdefault("per", "frame")
     elif kind == "estimated":
         params.setdefault("from", "frame")
+        if params["from"] == "frame":
+            params.setdefault("estimator", "ls")
         if params["from"] == "training":
             params.setdefault("pilots", None)
             params.setdefault("var", None)
@@ -560,7 +567,7 @@ class CSISpec:
         perfect
         mean
         perturbed:var=V[,mode=M][,per=frame|symbol]
-        estimated:pilots=N
+        estimated:pilots=N[,estimator=ls|lmmse]
         estimated:from=training[,pilots=N][,var=V[,mode=M]]
 
     with ``M`` = ``multiplicative`` (default) or ``additive``.
@@ -573,7 +580,8 @@ class CSISpec:
         the default, or "additive") and ``per`` ("frame", the default:
         one draw per frame, or "symbol": one per symbol of every frame);
         ``estimated``: ``from`` ("frame", the default: ``pilots`` (int >=
-        1) fresh pilots per frame, or "training": one fit to the learned
+        1) fresh pilots per frame, fitted by ``estimator`` ("ls", the
+        default, or "lmmse": multiuser MIMO channels only), or "training": one fit to the learned
         detectors' training pilots, with ``pilots`` their number (None:
         the learned detectors' default) and ``var`` / ``mode`` the CSI
         case of their channel (``var`` None: perfect); ``perfect`` and
@@ -639,7 +647,9 @@ class CSISpec:
                 text += f",per={p['per']}"
             return text
         if p["from"] == "frame":
-            return f"estimated:pilots={p['pilots']}"
+            estimator = ("" if p["estimator"] == "ls"
+                         else f",estimator={p['estimator']}")
+            return f"estimated:pilots={p['pilots']}{estimator}"
         text = "estimated:from=training"
         if p["pilots"] is not None:
             text += f",pilots={p['pilots']}"
@@ -821,6 +831,9 @@ def parse_csi(spec):
             if "var" in params or "mode" in params:
                 fail("var= and mode= give the CSI case of the training "
                      "pilots' channel and need from=training")
+        elif "estimator" in params:
+            fail("estimator= says how per-frame pilots are fitted; "
+                 "from=training fits by least squares")
             if "pilots" not in params:
                 fail("'estimated' needs pilots=... (pilots per frame), or "
                      "from=training")

@@ -42,33 +42,18 @@ from signals.constellations import (complex_baseband, constellation_name,
 from . import checkpoint
 from .base import Detector
 
-__all__ = ["LearnedDetector"]
+__all__ = ["LearnedDetector", "TrainedWeights"]
 
 
-class LearnedDetector(Detector):
-    r"""Base class of detectors with trainable parts (Keras 3 layers).
-
-    Subclasses define ``_config()`` (their constructor arguments, JSON
-    types only), ``_variables()`` (every variable to save, in a fixed
-    order), ``fit`` and the detector contract of :class:`Detector`.
-    Calling a detector that was neither fitted nor loaded raises
-    ``RuntimeError``.
-
-    Parameters
-    ----------
-    constellation, hard_out, precision
-        As in :class:`detectors.base.Detector`; keyword-only.
-
-    Example
-    -------
-    The module docstring (:mod:`detectors.learned`) fits, saves and loads
-    one. Untrained, a learned detector refuses to detect:
-
-    >>> from detectors import ViterbiNet
-    >>> ViterbiNet(2)([[0.5, -0.5]], 0.1)
-    Traceback (most recent call last):
-    ...
-    RuntimeError: ViterbiNet is not trained: call fit(y, s) on pilots or load a checkpoint.
+class TrainedWeights:
+    r"""What every detector with trained weights shares, whatever its
+    input shape (the ISI detectors' :class:`LearnedDetector`, the MIMO
+    ones' :class:`detectors.mimo.learned.LearnedMIMODetector`): the
+    training flag, the checked training defaults, ``save`` / ``load`` in
+    the format of :mod:`detectors.checkpoint`, ``set_weights_from`` and
+    ``copy``. A class using it sets ``self._trained = False`` in its
+    constructor and defines ``_config()`` and ``_variables()``; it also
+    needs ``_constellation``, ``_hard_out`` and ``precision``.
     """
 
     _registry = {}
@@ -76,13 +61,7 @@ class LearnedDetector(Detector):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
-            LearnedDetector._registry[cls.__name__] = cls
-
-    def __init__(self, *, constellation=None, hard_out=False,
-                 precision=None, **kwargs):
-        super().__init__(constellation=constellation, hard_out=hard_out,
-                         precision=precision, **kwargs)
-        self._trained = False
+            TrainedWeights._registry[cls.__name__] = cls
 
     @property
     def trained(self):
@@ -113,12 +92,6 @@ class LearnedDetector(Detector):
             else (check_int(batch_size, "batch_size", 0) or None),
             self._learning_rate if learning_rate is None
             else check_positive(learning_rate, "learning_rate"))
-
-    def _prepare(self, y, no):
-        if not self._trained:
-            raise RuntimeError(f"{type(self).__name__} is not trained: call "
-                               "fit(y, s) on pilots or load a checkpoint.")
-        return super()._prepare(y, no)
 
     # -- subclass hooks ---------------------------------------------------
     def _config(self):
@@ -202,7 +175,7 @@ class LearnedDetector(Detector):
             return ValueError(f"Cannot load checkpoint {json_file!r}: {why}.")
 
         name = meta.get("class")
-        klass = LearnedDetector._registry.get(name) \
+        klass = TrainedWeights._registry.get(name) \
             if isinstance(name, str) else None
         if klass is None:
             raise bad(f"unknown detector class {name!r}")
@@ -304,3 +277,43 @@ class LearnedDetector(Detector):
 
     def _after_load(self):
         """Hook run after the weights are assigned by :meth:`load`."""
+
+
+class LearnedDetector(TrainedWeights, Detector):
+    r"""Base class of detectors with trainable parts (Keras 3 layers).
+
+    Subclasses define ``_config()`` (their constructor arguments, JSON
+    types only), ``_variables()`` (every variable to save, in a fixed
+    order), ``fit`` and the detector contract of :class:`Detector`.
+    Calling a detector that was neither fitted nor loaded raises
+    ``RuntimeError``.
+
+    Parameters
+    ----------
+    constellation, hard_out, precision
+        As in :class:`detectors.base.Detector`; keyword-only.
+
+    Example
+    -------
+    The module docstring (:mod:`detectors.learned`) fits, saves and loads
+    one. Untrained, a learned detector refuses to detect:
+
+    >>> from detectors import ViterbiNet
+    >>> ViterbiNet(2)([[0.5, -0.5]], 0.1)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: ViterbiNet is not trained: call fit(y, s) on pilots or load a checkpoint.
+    """
+
+    def __init__(self, *, constellation=None, hard_out=False,
+                 precision=None, **kwargs):
+        super().__init__(constellation=constellation, hard_out=hard_out,
+                         precision=precision, **kwargs)
+        self._trained = False
+
+
+    def _prepare(self, y, no):
+        if not self._trained:
+            raise RuntimeError(f"{type(self).__name__} is not trained: call "
+                               "fit(y, s) on pilots or load a checkpoint.")
+        return super()._prepare(y, no)

@@ -24,9 +24,10 @@ from channels import exponential_taps
 from signals.constellations import make_constellation
 
 from .registry import DETECTORS, check_detector_options
+from .mimo_config import MIMO_KEYS, MIMOSpec, mimo_channels, mimo_problems
 from .tdl_config import TDL_KEYS, TDLSpec, tdl_channels
 
-__all__ = ["ConfigError", "SweepConfig", "ChannelSpec", "TDLSpec",
+__all__ = ["ConfigError", "SweepConfig", "ChannelSpec", "TDLSpec", "MIMOSpec",
            "DetectorSpec",
            "CodeSpec", "load_config", "parse_config", "snr_to_no",
            "config_hash"]
@@ -247,7 +248,7 @@ _SECTIONS = {
              "xla": bool},
     "channel": {"kind": str, "memory": int, "gamma": (float, list),
                 "taps": list, "normalize": bool, "phases": list,
-                **TDL_KEYS},
+                **TDL_KEYS, **MIMO_KEYS},
     "sweep": {"snr_db": (list, dict), "axis": str, "target_errors": int,
               "max_symbols": int, "confidence": float},
     # any other key of a [[detector]] table is an option of that detector
@@ -350,7 +351,7 @@ def _snr_grid(spec, problems):
     return tuple(float(v) for v in spec)
 
 
-_CHANNEL_KINDS = ("isi", "poisson", "tdl")
+_CHANNEL_KINDS = ("isi", "poisson", "tdl", "mimo")
 SWEEP_AXES = ("snr", "ebno")
 
 
@@ -388,12 +389,19 @@ def _channels(table, constellation, problems):
                         f"{', '.join(map(repr, _CHANNEL_KINDS))}")
         return ()
     if kind == "tdl":
+        extra = sorted(k for k in MIMO_KEYS if k in table)
+        if extra:
+            problems.append(f"[channel] {', '.join(extra)}: keys of kind = "
+                            "'mimo', not of 'tdl'; remove them")
         return tdl_channels(table, constellation, problems)
-    extra = sorted(k for k in TDL_KEYS if k in table)
-    if extra:
-        problems.append(f"[channel] {', '.join(extra)}: keys of kind = "
-                        f"'tdl', not of {kind!r}; remove them or set kind "
-                        "= 'tdl'")
+    if kind == "mimo":
+        return mimo_channels(table, constellation, problems)
+    for other, keys in (("tdl", TDL_KEYS), ("mimo", MIMO_KEYS)):
+        extra = sorted(k for k in keys if k in table)
+        if extra:
+            problems.append(f"[channel] {', '.join(extra)}: keys of kind = "
+                            f"{other!r}, not of {kind!r}; remove them or set "
+                            f"kind = {other!r}")
     taps, gamma = table.get("taps"), table.get("gamma")
     memory = table.get("memory")
     normalize = table.get("normalize", False)
@@ -698,13 +706,21 @@ def _code(data, constellation, link, problems):
                     hard_llr=float(hard_llr))
 
 
-def _detectors(entries, problems, coded=False, iterations=(1,)):
+def _detectors(entries, problems, coded=False, iterations=(1,),
+               mimo=False):
     from channels.csi import parse_csi
 
+    from .registry import MIMO_DETECTORS
+
+    # On a MIMO channel the names are MIMO detectors' and `iterations` is
+    # their own option (soft-IC / DeepSIC iterations), not turbo passes.
+    registry = MIMO_DETECTORS if mimo else DETECTORS
+    common_keys = {k: v for k, v in _SECTIONS["detector"].items()
+                   if not (mimo and k == "iterations")}
     specs, labels = [], set()
     if not isinstance(entries, list) or not entries:
         problems.append("no detectors: add at least one [[detector]] table "
-                        f"with name = one of {', '.join(sorted(DETECTORS))}")
+                        f"with name = one of {', '.join(sorted(registry))}")
         return ()
     for i, entry in enumerate(entries):
         where = f"[[detector]] #{i + 1}"
@@ -712,15 +728,16 @@ def _detectors(entries, problems, coded=False, iterations=(1,)):
             problems.append(f"{where} must be a table")
             continue
         before = len(problems)
-        common = {k: v for k, v in entry.items() if k in _SECTIONS["detector"]}
+        common = {k: v for k, v in entry.items() if k in common_keys}
         options = {k: v for k, v in entry.items() if k not in common}
         _check_table(common, "detector", problems)
         name = entry.get("name")
-        if name not in DETECTORS:
-            problems.append(f"{where} name {name!r} unknown; allowed: "
-                            f"{', '.join(sorted(DETECTORS))}")
+        if name not in registry:
+            problems.append(f"{where} name {name!r} unknown"
+                            f"{' on a mimo channel' if mimo else ''}; "
+                            f"allowed: {', '.join(sorted(registry))}")
         else:
-            for p in check_detector_options(name, options):
+            for p in check_detector_options(name, options, registry):
                 problems.append(f"{where} ({name}) {p}")
         csi = entry.get("csi", "perfect")
         try:
@@ -729,14 +746,22 @@ def _detectors(entries, problems, coded=False, iterations=(1,)):
         except (ValueError, TypeError) as e:
             problems.append(f"{where} csi: {e}")
         else:
-            if spec.kind == "estimated" and name in DETECTORS and \
+            if not mimo and spec.kind == "estimated" and \
+                    spec.params.get("estimator", "ls") != "ls":
+                problems.append(
+                    f"{where} csi {csi!r}: estimator=lmmse is for kind = "
+                    "'mimo' channels; ISI taps are estimated by least "
+                    "squares")
+            if mimo:
+                pass                     # checked by mimo_problems
+            elif spec.kind == "estimated" and name in DETECTORS and \
                     DETECTORS[name].learned:
                 problems.append(
                     f"{where} csi {csi!r}: a learned detector learns its "
                     "channel from its training pilots; give it 'perfect' "
                     "or 'perturbed:...' (the pilots' channel), and use "
                     "'estimated:...' for model-based detectors")
-            if spec.per_symbol and name in DETECTORS and (
+            if not mimo and spec.per_symbol and name in DETECTORS and (
                     DETECTORS[name].learned or name == "lmmse"):
                 problems.append(
                     f"{where} csi {csi!r}: per-symbol believed taps are for "
@@ -744,12 +769,12 @@ def _detectors(entries, problems, coded=False, iterations=(1,)):
                     "detector's pilots and LMMSE take per-frame taps); use "
                     "per=frame")
         output = entry.get("output")
-        if "iterations" in entry and not coded:
+        if "iterations" in entry and not coded and not mimo:
             problems.append(f"{where} iterations applies to coded links "
                             "(turbo detection-decoding); add a [code] "
                             "section or remove iterations")
         passes = (_iterations(entry["iterations"], where, problems)
-                  if "iterations" in entry else iterations)
+                  if "iterations" in entry and not mimo else iterations)
         if output is not None and not coded:
             problems.append(f"{where} output = {output!r} applies to coded "
                             "links only; add a [code] section or remove "
@@ -850,12 +875,19 @@ def parse_config(data, source="config"):
         values["frame_length"] = code.n // bps
         iterations = _iterations(data["code"].get("iterations", 1),
                                  "[code]", problems) or (1,)
+    mimo = isinstance(chan, dict) and chan.get("kind") == "mimo"
     detectors = _detectors(data.get("detector"), problems,
-                           coded="code" in data, iterations=iterations)
-    _channel_kind_problems(channels, constellation, link, detectors, problems)
-    _retrain_xla_problems(code, link, detectors, problems)
-    _sbrnn_problems(channels, values.get("frame_length"), detectors,
-                    problems)
+                           coded="code" in data, iterations=iterations,
+                           mimo=mimo)
+    if mimo:
+        mimo_problems(channels, constellation, code, axis,
+                      values.get("frame_length"), detectors, problems)
+    else:
+        _channel_kind_problems(channels, constellation, link, detectors,
+                               problems)
+        _retrain_xla_problems(code, link, detectors, problems)
+        _sbrnn_problems(channels, values.get("frame_length"), detectors,
+                        problems)
     if problems:
         raise ConfigError(problems, source)
     return SweepConfig(

@@ -13,6 +13,7 @@ import detectors.training
 import detectors.trellis_detector
 
 __all__ = ["DETECTORS", "DetectorEntry", "build_detector",
+           "MIMO_DETECTORS", "MIMOEntry", "entry_for",
            "check_detector_options", "training_options", "TRAINING_OPTIONS",
            "LINK_OPTIONS", "RETRAIN_OPTIONS",
            "register_detector"]
@@ -176,11 +177,13 @@ DETECTORS = {
 }
 
 
-def check_detector_options(name, options):
-    """Problems (list of str) with ``options`` for detector ``name``."""
+def check_detector_options(name, options, table=None):
+    """Problems (list of str) with ``options`` for detector ``name`` (of
+    ``table``: :data:`DETECTORS`, the default, or :data:`MIMO_DETECTORS`)."""
     if not isinstance(options, dict):
         return [f"options must be a table, got {options!r}"]
-    allowed = DETECTORS[name].options
+    table = DETECTORS if table is None else table
+    allowed = table[name].options
     problems = []
     for key, value in options.items():
         if key not in allowed:
@@ -205,7 +208,7 @@ def check_detector_options(name, options):
         problems.append("option retrain_epochs sets the steps of per-frame "
                         "retraining, which retrain_pilots = N turns on; "
                         "give retrain_pilots or remove retrain_epochs")
-    if problems or not DETECTORS[name].learned:
+    if problems or not table[name].learned or table is not DETECTORS:
         return problems
     train = training_options(options)
     if train["pilots_across_snr"] == "reuse" and \
@@ -308,3 +311,83 @@ def register_detector(name, cls, options=None, summary=None, learned=False,
     DETECTORS[name] = DetectorEntry(cls.__name__, summary, options,
                                     learned=bool(learned), cls=cls)
     return DETECTORS[name]
+
+
+# -- multiuser MIMO (configs with [channel] kind = "mimo") -------------------
+
+@dataclass(frozen=True)
+class MIMOEntry:
+    """How to build one named MIMO detector (:mod:`detectors.mimo`).
+
+    Model-based entries are built from the channel the receiver believes
+    at construction (the channel's mean; the link hands each frame's
+    believed channel at every call); ``learned`` ones from ``(users,
+    antennas)`` and trained per point on pilots (:mod:`rxsim.mimo_config`).
+    """
+    cls_name: str
+    summary: str
+    options: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)
+    learned: bool = False
+
+    def detector_class(self, options=None):
+        """The :mod:`detectors.mimo` class of this entry."""
+        import detectors.mimo
+        return getattr(detectors.mimo, self.cls_name)
+
+    def build(self, h, constellation, options):
+        """The detector, believing ``h`` ``[N, K]`` (model-based) or of
+        its shape (learned), with the config's ``options`` (the pilot
+        options left out)."""
+        kwargs = {**self.fixed, **{k: v for k, v in options.items()
+                                   if k not in TRAINING_OPTIONS}}
+        cls = self.detector_class()
+        if self.learned:
+            antennas, users = h.shape[-2:]
+            return cls(int(users), int(antennas),
+                       constellation=constellation, **kwargs)
+        return cls(h, constellation=constellation, **kwargs)
+
+
+# What a learned MIMO entry may set besides its pilots (train_symbols:
+# pilot channel uses; train_frame_length: channel uses per pilot frame,
+# each with its own draw of the pilots' channel).
+_MIMO_TRAINING = {"train_symbols": int, "train_frame_length": int,
+                  "train_seed": int, "epochs": int, "learning_rate": float,
+                  "batch_size": int, "patience": int}
+MIMO_DETECTORS = {
+    "ml": MIMOEntry("MIMOMLDetector", "Sionna's MaximumLikelihoodDetector "
+                    "(exact per-user APP, M**K vectors)"),
+    "lmmse": MIMOEntry("MIMOLinearDetector", "Sionna's LinearDetector, "
+                       "LMMSE equaliser + demapper", fixed={
+                           "equalizer": "lmmse"}),
+    "zf": MIMOEntry("MIMOLinearDetector", "Sionna's LinearDetector, "
+                    "zero-forcing (N >= K)", fixed={"equalizer": "zf"}),
+    "kbest": MIMOEntry("MIMOKBestDetector", "Sionna's KBestDetector "
+                       "(N >= K)", {"k": int}),
+    "ep": MIMOEntry("MIMOEPDetector", "Sionna's EPDetector (expectation "
+                    "propagation)", {"iterations": int, "beta": float}),
+    "mmse-pic": MIMOEntry("MIMOMMSEPICDetector", "Sionna's MMSEPICDetector "
+                          "(uniform prior)", {"iterations": int}),
+    "soft-ic": MIMOEntry("SoftICDetector", "iterative soft interference "
+                         "cancellation (the model DeepSIC unfolds)",
+                         {"iterations": int}),
+    "deepsic": MIMOEntry("DeepSIC", "DeepSIC: K x I learned soft-IC "
+                         "networks (trained per point)",
+                         {**_MIMO_TRAINING, "iterations": int,
+                          "hidden": int, "training": str}, learned=True),
+    "detnet": MIMOEntry("DetNet", "deep-unfolded projected gradient "
+                        "(DetNet-style; reads the believed channel)",
+                        {**_MIMO_TRAINING, "layers": int, "hidden": int},
+                        learned=True),
+    "dnn": MIMOEntry("MIMODNN", "black-box MLP of DeepSIC's size (trained "
+                     "per point)", dict(_MIMO_TRAINING), learned=True),
+}
+_OPTION_VALUES["training"] = ("sequential", "end-to-end")
+_AT_LEAST_ONE.update({"iterations", "k", "hidden"})
+
+
+def entry_for(det, kind="isi"):
+    """The registry entry of a config's detector ``det`` (a
+    :class:`rxsim.config.DetectorSpec`) on channels of ``kind``."""
+    return (MIMO_DETECTORS if kind == "mimo" else DETECTORS)[det.name]

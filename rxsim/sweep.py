@@ -42,7 +42,8 @@ from .coded import CodedLink
 from .config import snr_to_no
 from .link import Link
 from .montecarlo import point_seed, simulate_points
-from .registry import DETECTORS, check_detector_options, training_options
+from .registry import (DETECTORS, check_detector_options, entry_for,
+                       training_options)
 from .store import PointKey, ResultsStore, normalise_snr
 from .pilots import pilot_data
 from .transmitter import Transmitter
@@ -362,6 +363,9 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
     """
     from channels.csi import parse_csi
 
+    if channel.kind == "mimo":
+        from .mimo_config import build_mimo_link
+        return build_mimo_link(cfg, channel, det, snr_db, checkpoint)
     taps = channel.tap_array()
     constellation = channel.signal_constellation(cfg.constellation)
     csi = parse_csi(det.csi)
@@ -412,11 +416,14 @@ def build_link(cfg, channel, det, snr_db=None, checkpoint=None):
                 detector, num_symbols=cfg.frame_length, **receiver)
 
 
-def _per_point(det):
+def _per_point(det, kind="isi"):
     """Whether a detector entry's link belongs to one point (trained or
-    estimated there) rather than to its whole curve."""
+    estimated there) rather than to its whole curve (on channels of
+    ``kind``)."""
     from channels.csi import parse_csi
 
+    if kind == "mimo":
+        return entry_for(det, kind).learned
     if DETECTORS[det.name].learned:
         return training_options(det.options)["train_per"] == "point"
     return parse_csi(det.csi).from_training
@@ -495,12 +502,12 @@ def _point_link(cfg, point, links, checkpoints):
     det, channel = point.detector, point.channel
     curve = (channel, det.label)
     cached = links.get(curve) if links is not None else None
-    per_point = _per_point(det)
+    per_point = _per_point(det, channel.kind)
     if cached is not None and not per_point:
         return cached
     snr = point.key.snr_db if per_point else None
     checkpoint = None
-    if DETECTORS[det.name].learned and checkpoints is not None:
+    if entry_for(det, channel.kind).learned and checkpoints is not None:
         checkpoint = Path(checkpoints) / (
             f"{point.key.config_hash}-{fit_seed(cfg, channel, det, snr)}")
     link = build_link(cfg, channel, det, snr, checkpoint)
