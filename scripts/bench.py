@@ -6,7 +6,7 @@ Usage::
     python scripts/bench.py [--quick] [-o results/bench.json]
                             [--sections trellis,memory,montecarlo,learned,
                                         training_step,shared_channel,turbo,
-                                        sbrnn]
+                                        sbrnn,mimo_detectors,deepsic]
 
 Every figure is a ratio measured in one run against a reference run in the
 same process (or, for memory, the same child process): absolute timings on
@@ -100,9 +100,9 @@ import tensorflow as tf  # noqa: E402
 # across our many small tf.functions) are noise here.
 tf.get_logger().setLevel("ERROR")
 
-from benchmarks import (learned, machine, memory, montecarlo,  # noqa: E402
-                        numpy_threads, sbrnn, shared_channel,
-                        training_step, trellis, turbo)
+from benchmarks import (deepsic, learned, machine, memory,  # noqa: E402
+                        mimo_detectors, montecarlo, numpy_threads, sbrnn,
+                        shared_channel, training_step, trellis, turbo)
 from benchmarks.settings import FULL, QUICK  # noqa: E402
 from benchmarks.timing import short_error  # noqa: E402
 
@@ -111,7 +111,8 @@ from benchmarks.timing import short_error  # noqa: E402
 SECTIONS = {"trellis": trellis, "memory": memory, "montecarlo": montecarlo,
             "learned": learned, "training_step": training_step,
             "shared_channel": shared_channel, "turbo": turbo,
-            "sbrnn": sbrnn}
+            "sbrnn": sbrnn, "mimo_detectors": mimo_detectors,
+            "deepsic": deepsic}
 
 
 def print_targets(results):

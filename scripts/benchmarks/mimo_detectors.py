@@ -1,8 +1,9 @@
 """Detection rate (user-symbols per second) of the model-based MIMO
-detectors, on 4x4 BPSK SED and 8x8 QPSK Rayleigh.
-
-``python -m scripts.benchmarks.mimo_detectors [--frames F] [--uses T]``
-prints JSON ``{system: {detector: symbols_per_s}}``.
+detectors, on 4x4 BPSK SED and 8x8 QPSK Rayleigh
+(``python scripts/bench.py --sections mimo_detectors``; or
+``python -m scripts.benchmarks.mimo_detectors [--frames F] [--uses T]``,
+JSON ``{system: {detector: symbols_per_s}}``). The mode each detector ran
+in (XLA, graph, eager) is recorded beside its rate.
 """
 
 import argparse
@@ -11,7 +12,7 @@ import time
 
 import tensorflow as tf
 
-__all__ = ["detection_rates"]
+__all__ = ["detection_rates", "run", "print_table"]
 
 
 def detection_rates(detectors, y, no, h, repeats=3):
@@ -20,6 +21,7 @@ def detection_rates(detectors, y, no, h, repeats=3):
     time over ``repeats`` calls, compiled with ``tf.function(jit_compile=
     True)`` where that works (else ``tf.function``, else eager)."""
     rates = {}
+    modes = {}
     for name, det in detectors.items():
         symbols = int(y.shape[0]) * int(y.shape[1]) * det.users
         for mode in ("xla", "graph", "eager"):
@@ -29,6 +31,7 @@ def detection_rates(detectors, y, no, h, repeats=3):
                 f = tf.function(det, jit_compile=mode == "xla")
             try:
                 f(y, no, h=h).numpy()               # warm-up / compile
+                modes[name] = mode
                 break
             except Exception:                        # pylint: disable=W0703
                 continue
@@ -38,6 +41,7 @@ def detection_rates(detectors, y, no, h, repeats=3):
             f(y, no, h=h).numpy()
             best = min(best, time.perf_counter() - t0)
         rates[name] = symbols / best
+    detection_rates.modes = modes
     return rates
 
 
@@ -58,17 +62,19 @@ def _systems(frames, uses):
     return out
 
 
-def main(argv=None):
+def run(cfg, frames=None, uses=100, repeats=None):
+    """The bench section: ``{system: {detector: {"symbols_per_s",
+    "mode"}}}`` (``cfg``: bench settings; ``mimo_frames``,
+    ``mimo_repeats``)."""
     from detectors.mimo import MIMOEPDetector, MIMOKBestDetector, \
         MIMOLinearDetector, MIMOMLDetector, MIMOMMSEPICDetector, \
         SoftICDetector
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--frames", type=int, default=20)
-    p.add_argument("--uses", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=3)
-    a = p.parse_args(argv)
-    result = {}
-    for label, (c, y, no, h) in _systems(a.frames, a.uses).items():
+    frames = int(cfg.get("mimo_frames", 20)) if frames is None else frames
+    repeats = int(cfg.get("mimo_repeats", 3)) if repeats is None \
+        else repeats
+    result = {"config": {"frames": frames, "channel_uses": uses,
+                         "repeats": repeats, "snr_db": 12.0}}
+    for label, (c, y, no, h) in _systems(frames, uses).items():
         h0 = h[0]
         dets = {
             "lmmse": MIMOLinearDetector(h0, constellation=c),
@@ -83,8 +89,32 @@ def main(argv=None):
         if c.num_points > 2:
             dets["mmse_pic3"] = MIMOMMSEPICDetector(h0, iterations=3,
                                                     constellation=c)
-        rates = detection_rates(dets, y, no, h, repeats=a.repeats)
-        result[label] = {k: round(v) for k, v in rates.items()}
+        rates = detection_rates(dets, y, no, h, repeats=repeats)
+        result[label] = {k: {"symbols_per_s": round(v),
+                             "mode": detection_rates.modes[k]}
+                         for k, v in rates.items()}
+    return result
+
+
+def print_table(sec):
+    print(f"\nMIMO detectors, user-symbols/s ({sec['config']['frames']} x "
+          f"{sec['config']['channel_uses']} channel uses, 12 dB)")
+    for label, rates in sec.items():
+        if not isinstance(rates, dict) or label == "config" or \
+                "symbols_per_s" not in next(iter(rates.values()), {}):
+            continue
+        print(f"  {label}")
+        for name, r in rates.items():
+            print(f"    {name:12s} {r['symbols_per_s']:>12,d}  ({r['mode']})")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--uses", type=int, default=100)
+    p.add_argument("--repeats", type=int, default=3)
+    a = p.parse_args(argv)
+    result = run({}, a.frames, a.uses, a.repeats)
     print(json.dumps(result, indent=1))
     return result
 
