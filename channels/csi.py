@@ -831,12 +831,12 @@ def parse_csi(spec):
             if "var" in params or "mode" in params:
                 fail("var= and mode= give the CSI case of the training "
                      "pilots' channel and need from=training")
-        elif "estimator" in params:
-            fail("estimator= says how per-frame pilots are fitted; "
-                 "from=training fits by least squares")
             if "pilots" not in params:
                 fail("'estimated' needs pilots=... (pilots per frame), or "
                      "from=training")
+        elif "estimator" in params:
+            fail("estimator= says how per-frame pilots are fitted; "
+                 "from=training fits by least squares")
         elif "mode" in params and "var" not in params:
             fail("mode= needs var= (without var= the training pilots' "
                  "channel is perfect)")

@@ -292,7 +292,9 @@ def estimate_channel(y_pilots, x_pilots, no, *, estimator="ls",
     ``[batch, N, P]`` (here given channel-use major, ``x_pilots``
     ``[batch, P, K]`` points and ``y_pilots`` ``[batch, P, N]``):
 
-    - ``"ls"``: ``H = Y X^H (X X^H)^{-1}`` (needs ``P >= K``);
+    - ``"ls"``: ``H = Y X^H (X X^H)^{-1}`` (needs ``P >= K``; the
+      pseudo-inverse where a frame's random pilots do not span ``K``
+      dimensions, by a vanishing ridge);
     - ``"lmmse"``: ``H = Y X^H (X X^H + no / prior_variance I)^{-1}``, the
       MMSE estimate under i.i.d. zero-mean entries of variance
       ``prior_variance`` (exact for Rayleigh entries; a shrinkage towards 0
@@ -317,6 +319,13 @@ def estimate_channel(y_pilots, x_pilots, no, *, estimator="ls",
         if ridge.shape.rank == 1:
             ridge = ridge[:, None, None]
         xxh = xxh + tf.cast(ridge, y.dtype) * tf.eye(k, dtype=y.dtype)
-    # H = Y X^H A^{-1}, A Hermitian: solve A H^T... via A^H = A
-    ht = tf.linalg.solve(xxh, tf.linalg.adjoint(yxh))       # A^{-1} X Y^H
-    return tf.linalg.adjoint(ht)
+    if estimator == "ls":
+        # random pilots can fail to span K dimensions in a frame (two
+        # users sending the same points): a ridge of 1e-5 of the pilots'
+        # energy per user gives the minimum-norm solution there (float32
+        # rounding bounds how small it can be) and shrinks a regular
+        # solution by about 1e-5 relative, far below the noise
+        energy = tf.math.real(tf.linalg.trace(xxh))[:, None, None] / k
+        xxh = xxh + tf.cast(1e-5 * energy, y.dtype) * tf.eye(k, dtype=y.dtype)
+    # H = Y X^H A^{-1}, A Hermitian: H^H = A^{-1} X Y^H
+    return tf.linalg.adjoint(tf.linalg.solve(xxh, tf.linalg.adjoint(yxh)))

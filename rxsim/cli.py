@@ -612,12 +612,17 @@ def status(
 @app.command()
 def detectors():
     """List the detector names a config may use, with their options."""
-    from .registry import DETECTORS
+    from .registry import DETECTORS, MIMO_DETECTORS
 
-    for name, entry in sorted(DETECTORS.items()):
-        opts = ", ".join(f"{k}: {t.__name__}" for k, t in entry.options.items())
-        typer.echo(f"{name:<12} {entry.summary}" +
-                   (f"  [options: {opts}]" if opts else ""))
+    for title, table in (("", DETECTORS),
+                         ("\n[channel] kind = 'mimo':", MIMO_DETECTORS)):
+        if title:
+            typer.echo(title)
+        for name, entry in sorted(table.items()):
+            opts = ", ".join(f"{k}: {t.__name__}"
+                             for k, t in entry.options.items())
+            typer.echo(f"{name:<12} {entry.summary}" +
+                       (f"  [options: {opts}]" if opts else ""))
     typer.echo("\ncsi = 'perfect' | 'perturbed:var=0.1' | "
                "'estimated:pilots=64' (per detector)")
     typer.echo("output = 'soft' | 'hard' (per detector, with a [code] "

@@ -156,13 +156,13 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
         for det in detectors:
             where = f"[[detector]] {det.label!r}"
             entry = MIMO_DETECTORS[det.name]
-            cls = entry.detector_class()
-            if getattr(cls, "needs_antennas_ge_users", False) and \
-                    spec.antennas < spec.users:
-                problems.append(
-                    f"{where} ({det.name}) needs at least as many antennas "
-                    f"as users (N >= K), got users = {spec.users}, antennas "
-                    f"= {spec.antennas}; use lmmse, ep, ml or soft-ic")
+            try:      # the constructor's checks: N >= K, constellations
+                entry.build(np.zeros([spec.antennas, spec.users]),
+                            spec.signal_constellation(constellation),
+                            det.options)
+            except (ValueError, TypeError) as e:
+                problems.append(f"{where} ({det.name}) {e}".rstrip("."))
+                continue
             csi = parse_csi(det.csi)
             if csi.kind == "estimated" and csi.params["from"] != "frame":
                 problems.append(f"{where} csi {det.csi!r}: a MIMO receiver "
@@ -188,7 +188,7 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
                         f"must be a multiple of train_frame_length = "
                         f"{train['train_frame_length']} (pilot frames of "
                         "equal length, one channel draw each)")
-    del constellation, frame_length
+    del frame_length
 
 
 def mimo_pilots(spec, constellation, no, train, csi, seed, *,

@@ -18,6 +18,17 @@ class LearnedMIMODetector(TrainedWeights, MIMODetector):
     constructor arguments besides ``constellation``, ``hard_out`` and
     ``precision``, JSON types only; ``users`` and ``antennas`` included)
     and ``_variables()``.
+
+    Example
+    -------
+    >>> from detectors.mimo import DeepSIC
+    >>> det = DeepSIC(4, 4)                  # a LearnedMIMODetector
+    >>> det.trained, det.takes_channel
+    (False, False)
+    >>> det([[[0.5, -0.5, 0.5, 1.0]]], 0.1)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: DeepSIC is not trained: call fit(y, s) on pilots or load a checkpoint.
     """
 
     takes_channel = False

@@ -1,0 +1,144 @@
+"""DeepSIC in its paper's setting (``configs/deepsic.toml``): K = N = 4
+BPSK users on the SED channel, SNR 0..14 dB, 5000 pilots per point,
+perfect and uncertain CSI (``perturbed:var=0.1`` per 500-symbol frame).
+
+Every detector of a point sees the same frames and noise, so the ratios
+below are paired intervals on per-frame errors
+(:func:`rxsim.paired.compare_rows`). ``scripts/deepsic.py`` runs the
+sweep and calls :func:`markdown_table` and :func:`plot`;
+:func:`check_claims` gives the issue's two numbers as verdicts.
+"""
+
+import math
+
+from . import ratio_text
+
+__all__ = ["CONFIGS", "PAIRS", "UNCERTAIN", "comparisons", "check_claims",
+           "markdown_table", "plot"]
+
+CONFIGS = ("configs/deepsic.toml",)
+#: Suffix of the uncertain-CSI labels in the config.
+UNCERTAIN = ", uncertain CSI"
+#: ``(A, B, question)``: ratios are A's SER over B's, at every SNR.
+PAIRS = (
+    ("DeepSIC (sequential)", "ML", "DeepSIC vs the optimum, perfect CSI"),
+    ("DeepSIC (end-to-end)", "ML", "end-to-end DeepSIC vs the optimum"),
+    ("DeepSIC (sequential)", "soft IC",
+     "learned vs model-based soft IC, perfect CSI"),
+    ("DNN (black box)", "DeepSIC (sequential)",
+     "black box vs DeepSIC, same pilots and size"),
+    ("DeepSIC (sequential)" + UNCERTAIN, "soft IC" + UNCERTAIN,
+     "uncertain CSI: DeepSIC trained around H vs soft IC given a "
+     "perturbed H"),
+    ("DeepSIC (end-to-end)" + UNCERTAIN, "soft IC" + UNCERTAIN,
+     "uncertain CSI, end-to-end DeepSIC"),
+    ("DeepSIC (sequential)" + UNCERTAIN, "DeepSIC (sequential)",
+     "what CSI uncertainty costs DeepSIC"),
+    ("soft IC" + UNCERTAIN, "soft IC", "what CSI uncertainty costs soft IC"),
+)
+
+
+def comparisons(rows, frame_counts, confidence=0.95):
+    """``[(A, B, question, [RowComparison, ...])]`` for :data:`PAIRS`."""
+    from ..paired import compare_rows
+    labels = {r["detector"] for r in rows}
+    return [(a, b, q, compare_rows(rows, a, b, frame_counts=frame_counts,
+                                   confidence=confidence))
+            for a, b, q in PAIRS if a in labels and b in labels]
+
+
+def check_claims(rows, frame_counts, confidence=0.95):
+    """The issue's numbers as ``[(claim, passed, evidence)]``: DeepSIC
+    (both trainings) within 1.5x of ML's SER at 10 dB with perfect CSI
+    (the paired interval's upper end), and under uncertain CSI DeepSIC
+    sequential at least 5x better than soft IC at 14 dB (the interval's
+    upper end at most 1/5)."""
+    from ..paired import compare_rows
+    out = []
+
+    def at(a, b, snr):
+        found = [c for c in compare_rows(rows, a, b, frame_counts=frame_counts,
+                                         confidence=confidence)
+                 if math.isclose(c.snr_db, snr)]
+        return found[0].comparison if found else None
+
+    for a in ("DeepSIC (sequential)", "DeepSIC (end-to-end)"):
+        c = at(a, "ML", 10.0)
+        if c is not None:
+            out.append((f"{a} within 1.5x of ML at 10 dB, perfect CSI",
+                        c.ratio_ci[1] <= 1.5, ratio_text(c)))
+    c = at("DeepSIC (sequential)" + UNCERTAIN, "soft IC" + UNCERTAIN, 14.0)
+    if c is not None:
+        out.append(("uncertain CSI: DeepSIC >= 5x better than soft IC at "
+                    "14 dB", c.ratio_ci[1] <= 0.2, ratio_text(c)))
+    return out
+
+
+def markdown_table(rows, frame_counts, confidence=0.95):
+    """SER per detector and SNR, then every paired ratio of
+    :data:`PAIRS`, then the claims (markdown)."""
+    snrs = sorted({r["snr_db"] for r in rows})
+    labels = list(dict.fromkeys(r["detector"] for r in rows))
+    ser = {(r["detector"], r["snr_db"]): r for r in rows}
+    lines = ["| detector | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
+             "|---|" + "---|" * len(snrs)]
+    for label in labels:
+        cells = []
+        for s in snrs:
+            r = ser.get((label, s))
+            cells.append("" if r is None else
+                         f"{r['ser']:.2e}" if r["errors"] else
+                         f"< {3 / r['symbols']:.0e}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| A / B (paired SER ratio, 95%) | " +
+              " | ".join(f"{s:g} dB" for s in snrs) + " |",
+              "|---|" + "---|" * len(snrs)]
+    for a, b, question, comps in comparisons(rows, frame_counts, confidence):
+        by = {c.snr_db: ratio_text(c.comparison) for c in comps}
+        lines.append(f"| {a} / {b} ({question}) | " +
+                     " | ".join(by.get(s, "") for s in snrs) + " |")
+    lines += ["", "| claim | verdict | ratio [95%] |", "|---|---|---|"]
+    for claim, passed, evidence in check_claims(rows, frame_counts,
+                                                confidence):
+        lines.append(f"| {claim} | {'met' if passed else 'NOT met'} | "
+                     f"{evidence} |")
+    return "\n".join(lines)
+
+
+def plot(rows, path, formats=("png", "pdf")):
+    """Two panels laid out like the DeepSIC paper's figures: SER vs SNR
+    with perfect CSI (left) and uncertain CSI (right), 95% intervals."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    labels = list(dict.fromkeys(r["detector"] for r in rows))
+    for ax, uncertain in zip(axes, (False, True)):
+        for label in labels:
+            if label.endswith(UNCERTAIN) != uncertain:
+                continue
+            pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
+                         for r in rows if r["detector"] == label
+                         and r["errors"] > 0)
+            if not pts:
+                continue
+            x, y, lo, hi = zip(*pts)
+            name = label.replace(UNCERTAIN, "")
+            style = "-o" if "DeepSIC" in name else (
+                "--s" if name in ("ML", "soft IC") else ":^")
+            ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
+                                    [b - a for a, b in zip(y, hi)]],
+                        fmt=style, ms=4, capsize=2, label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("SNR [dB]")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title("uncertain CSI (var 0.1 per frame)" if uncertain
+                     else "perfect CSI")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("SER (user-symbols)")
+    fig.suptitle("K = N = 4, BPSK, SED channel, 5000 pilots per point")
+    fig.tight_layout()
+    for fmt in formats:
+        fig.savefig(f"{path}.{fmt}", dpi=130)
+    plt.close(fig)
