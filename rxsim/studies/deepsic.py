@@ -114,6 +114,9 @@ def plot(rows, path, formats=("png", "pdf")):
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     labels = list(dict.fromkeys(r["detector"] for r in rows))
+    bases = list(dict.fromkeys(label.replace(UNCERTAIN, "")
+                               for label in labels))
+    colors = {b: f"C{i % 10}" for i, b in enumerate(bases)}  # same per panel
     for ax, uncertain in zip(axes, (False, True)):
         for label in labels:
             if label.endswith(UNCERTAIN) != uncertain:
@@ -129,7 +132,8 @@ def plot(rows, path, formats=("png", "pdf")):
                 "--s" if name in ("ML", "soft IC") else ":^")
             ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
                                     [b - a for a, b in zip(y, hi)]],
-                        fmt=style, ms=4, capsize=2, label=name)
+                        fmt=style, ms=4, capsize=2, label=name,
+                        color=colors[name])
         ax.set_yscale("log")
         ax.set_xlabel("SNR [dB]")
         ax.grid(True, which="both", alpha=0.3)
