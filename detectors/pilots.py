@@ -33,6 +33,45 @@ def _as_numpy(x):
     return np.asarray(x)
 
 
+def check_pilot_dtypes(y, s, is_complex, names=("y", "s"), *,
+                       complex_hint="use a complex constellation"):
+    """``(y, s)`` as numpy arrays after the dtype checks every learned
+    detector's pilots share (float or complex samples, complex only for a
+    complex constellation, integer indices); ``complex_hint`` ends the
+    message for complex samples of a real constellation."""
+    ny, ns = names
+    y = _as_numpy(y)
+    s = _as_numpy(s)
+    if y.dtype.kind not in "fc":
+        raise TypeError(f"`{ny}` must hold float (or complex) samples, got "
+                        f"dtype {y.dtype}.")
+    if y.dtype.kind == "c" and not is_complex:
+        raise TypeError(f"`{ny}` is complex but the constellation is real; "
+                        f"pass its real part or {complex_hint}.")
+    if s.dtype.kind not in "iu":
+        raise TypeError(f"`{ns}` must hold integer symbol indices, got dtype "
+                        f"{s.dtype}.")
+    return y, s
+
+
+def check_pilot_values(y, s, num_points, names=("y", "s"), *,
+                       unit="samples"):
+    """The value checks every learned detector's pilots share: ``y`` not
+    empty (``unit`` names what it holds) and finite, indices ``s`` in
+    ``[0, M)``."""
+    ny, ns = names
+    if y.size == 0:
+        raise ValueError(f"`{ny}` holds no {unit}.")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"`{ny}` contains NaN or Inf samples.")
+    lo, hi = int(s.min()), int(s.max())
+    if lo < 0 or hi >= num_points:
+        raise ValueError(
+            f"`{ns}` holds symbol indices in [{lo}, {hi}] but the "
+            f"constellation has M = {num_points} points (indices 0..."
+            f"{num_points - 1}).")
+
+
 def check_pilots(y, s, num_points, is_complex, min_samples=1,
                  what="training samples", names=("y", "s")):
     r"""Check pilot data ``(y, s)`` and return it as ``[frames, T]`` arrays.
@@ -61,17 +100,7 @@ def check_pilots(y, s, num_points, is_complex, min_samples=1,
     s : [frames, T], np.int32
     """
     ny, ns = names
-    y = _as_numpy(y)
-    s = _as_numpy(s)
-    if y.dtype.kind not in "fc":
-        raise TypeError(f"`{ny}` must hold float (or complex) samples, got "
-                        f"dtype {y.dtype}.")
-    if y.dtype.kind == "c" and not is_complex:
-        raise TypeError(f"`{ny}` is complex but the constellation is real; "
-                        "pass its real part or use a complex constellation.")
-    if s.dtype.kind not in "iu":
-        raise TypeError(f"`{ns}` must hold integer symbol indices, got dtype "
-                        f"{s.dtype}.")
+    y, s = check_pilot_dtypes(y, s, is_complex, names)
     if y.ndim not in (1, 2):
         raise ValueError(f"`{ny}` must have shape [N] or [frames, T], got "
                          f"shape {list(y.shape)}.")
@@ -81,16 +110,7 @@ def check_pilots(y, s, num_points, is_complex, min_samples=1,
             f"{list(y.shape)}: give one symbol index per received sample.")
     if y.ndim == 1:
         y, s = y[None], s[None]
-    if y.size == 0:
-        raise ValueError(f"`{ny}` holds no samples.")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"`{ny}` contains NaN or Inf samples.")
-    lo, hi = int(s.min()), int(s.max())
-    if lo < 0 or hi >= num_points:
-        raise ValueError(
-            f"`{ns}` holds symbol indices in [{lo}, {hi}] but the "
-            f"constellation has M = {num_points} points (indices 0..."
-            f"{num_points - 1}).")
+    check_pilot_values(y, s, num_points, names, unit="samples")
     if y.size < min_samples:
         raise ValueError(
             f"{y.size} samples in `{ny}` are too few: need at least "

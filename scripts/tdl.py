@@ -15,19 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):
-    from rxsim.store import ResultsStore
-    from rxsim.studies import config_study, tdl
-
-    rows, db, out = config_study(__doc__.splitlines()[0],
-                                 [str(ROOT / c) for c in tdl.CONFIGS],
-                                 "tdl", argv)
-    with ResultsStore(db) as store:
-        table = tdl.markdown_table(rows, store.frame_counts)
-    tdl.plot(rows, out)
-    Path(out + ".md").write_text(table + "\n")
-    print(table)
-    print(f"wrote {out}.png/.pdf and {out}.md")
-    return 0
+    from rxsim.studies import tdl, report_config_study
+    return report_config_study(__doc__.splitlines()[0], tdl, ROOT,
+                               "tdl", argv)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ import tensorflow as tf
 from signals.checks import check_int
 from signals.seeds import hash_seed
 
-from ..pilots import MIN_SAMPLES_PER_CLASS, split_validation
+from ..pilots import (MIN_SAMPLES_PER_CLASS, check_pilot_dtypes,
+                      check_pilot_values, split_validation)
 from ..stacked_mlp import StackedMLP, mlp_loss
 from ..training import train_loop
 from .learned import LearnedMIMODetector
@@ -100,12 +101,6 @@ _ACT = ("relu",)
 
 
 # -- shared by the learned MIMO detectors ------------------------------------
-def _as_numpy(x):
-    if isinstance(x, (tf.Tensor, tf.Variable)):
-        return x.numpy()
-    return np.asarray(x)
-
-
 def check_mimo_pilots(y, s, *, users, antennas, num_points, is_complex,
                       min_samples=1, names=("y", "s")):
     r"""Check MIMO pilots and flatten them to channel uses.
@@ -132,17 +127,9 @@ def check_mimo_pilots(y, s, *, users, antennas, num_points, is_complex,
     lead : list of int, the leading shape (``[P]`` or ``[F, T]``)
     """
     ny, ns = names
-    y, s = _as_numpy(y), _as_numpy(s)
-    if y.dtype.kind not in "fc":
-        raise TypeError(f"`{ny}` must hold float (or complex) samples, got "
-                        f"dtype {y.dtype}.")
-    if y.dtype.kind == "c" and not is_complex:
-        raise TypeError(f"`{ny}` is complex but the constellation is real; "
-                        "pass its real part or use the channel's "
-                        "constellation (MIMOChannel(...).constellation).")
-    if s.dtype.kind not in "iu":
-        raise TypeError(f"`{ns}` must hold integer symbol indices, got "
-                        f"dtype {s.dtype}.")
+    y, s = check_pilot_dtypes(
+        y, s, is_complex, names, complex_hint="use the channel's "
+        "constellation (MIMOChannel(...).constellation)")
     if y.ndim not in (2, 3) or y.shape[-1] != antennas:
         raise ValueError(
             f"`{ny}` must be [P, N] or [frames, T, N] with N = {antennas} "
@@ -155,16 +142,7 @@ def check_mimo_pilots(y, s, *, users, antennas, num_points, is_complex,
     lead = list(y.shape[:-1])
     y = y.reshape(-1, antennas)
     s = s.reshape(-1, users)
-    if y.shape[0] == 0:
-        raise ValueError(f"`{ny}` holds no channel uses.")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"`{ny}` contains NaN or Inf samples.")
-    lo, hi = int(s.min()), int(s.max())
-    if lo < 0 or hi >= num_points:
-        raise ValueError(
-            f"`{ns}` holds symbol indices in [{lo}, {hi}] but the "
-            f"constellation has M = {num_points} points (indices 0..."
-            f"{num_points - 1}).")
+    check_pilot_values(y, s, num_points, names, unit="channel uses")
     if y.shape[0] < min_samples:
         raise ValueError(
             f"{y.shape[0]} pilot channel uses in `{ny}` are too few: need "

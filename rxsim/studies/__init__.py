@@ -72,3 +72,25 @@ def config_study(description, configs, name, argv=None):
         rows = [r for e in experiments for r in store.points(experiment=e)]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     return rows, args.db, args.out
+
+
+def report_config_study(description, study, root, name, argv=None):
+    """The whole command of a config study module ``study`` (with
+    ``CONFIGS`` relative to ``root``, ``markdown_table(rows,
+    frame_counts)`` and ``plot(rows, stem)``): :func:`config_study`, then
+    the table (printed and written to ``<out>.md``) and the figure
+    ``<out>.png/.pdf``."""
+    from pathlib import Path
+
+    from ..store import ResultsStore
+
+    rows, db, out = config_study(description,
+                                 [str(Path(root) / c) for c in study.CONFIGS],
+                                 name, argv)
+    with ResultsStore(db) as store:
+        table = study.markdown_table(rows, store.frame_counts)
+    study.plot(rows, out)
+    Path(out + ".md").write_text(table + "\n")
+    print(table)
+    print(f"wrote {out}.png/.pdf and {out}.md")
+    return 0
