@@ -328,4 +328,18 @@ def estimate_channel(y_pilots, x_pilots, no, *, estimator="ls",
         energy = tf.math.real(tf.linalg.trace(xxh))[:, None, None] / k
         xxh = xxh + tf.cast(1e-5 * energy, y.dtype) * tf.eye(k, dtype=y.dtype)
     # H = Y X^H A^{-1}, A Hermitian: H^H = A^{-1} X Y^H
-    return tf.linalg.adjoint(tf.linalg.solve(xxh, tf.linalg.adjoint(yxh)))
+    return tf.linalg.adjoint(_solve(xxh, tf.linalg.adjoint(yxh)))
+
+
+def _solve(a, b):
+    """``a^-1 b``; a complex system as its real ``[[Re, -Im], [Im, Re]]``
+    twin, because XLA on CPU has no complex MatrixSolve kernel (estimated
+    CSI inside a compiled MIMO link)."""
+    if not a.dtype.is_complex:
+        return tf.linalg.solve(a, b)
+    ar, ai = tf.math.real(a), tf.math.imag(a)
+    big = tf.concat([tf.concat([ar, -ai], -1), tf.concat([ai, ar], -1)], -2)
+    rhs = tf.concat([tf.math.real(b), tf.math.imag(b)], -2)
+    x = tf.linalg.solve(big, rhs)
+    k = a.shape[-1]
+    return tf.complex(x[..., :k, :], x[..., k:, :])

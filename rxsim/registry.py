@@ -378,12 +378,14 @@ MIMO_DETECTORS = {
                           "hidden": int, "training": str}, learned=True),
     "detnet": MIMOEntry("DetNet", "deep-unfolded projected gradient "
                         "(DetNet-style; reads the believed channel)",
-                        {**_MIMO_TRAINING, "layers": int, "hidden": int},
+                        {**_MIMO_TRAINING, "layers": int, "hidden": int,
+                         "step": str},
                         learned=True),
     "dnn": MIMOEntry("MIMODNN", "black-box MLP of DeepSIC's size (trained "
                      "per point)", dict(_MIMO_TRAINING), learned=True),
 }
 _OPTION_VALUES["training"] = ("sequential", "end-to-end")
+_OPTION_VALUES["step"] = ("gradient", "newton")         # DetNet's layers
 _AT_LEAST_ONE.update({"iterations", "k", "hidden"})
 
 

@@ -124,6 +124,27 @@ def test_csi_cases_hand_the_detector_what_they_say():
     assert np.mean(np.abs(e_mmse) ** 2) < np.mean(np.abs(e_ls) ** 2)
 
 
+@pytest.mark.parametrize("estimator", ["ls", "lmmse"])
+def test_complex_channel_estimate_compiles_and_matches_numpy(estimator):
+    """Complex (QPSK) pilots: the XLA-compiled estimate (as inside a
+    compiled link; XLA on CPU has no complex MatrixSolve) equals numpy's
+    ``Y X^H (X X^H + r I)^-1`` computed in double precision."""
+    from channels.mimo import estimate_channel
+    rng = np.random.default_rng(4)
+    x = (rng.choice([-1, 1], [5, 6, 3]) + 1j * rng.choice([-1, 1], [5, 6, 3])
+         ) / np.sqrt(2)
+    y = rng.normal(size=[5, 6, 4]) + 1j * rng.normal(size=[5, 6, 4])
+    x, y = x.astype(np.complex64), y.astype(np.complex64)
+    est = tf.function(lambda a, b: estimate_channel(
+        a, b, 0.5, estimator=estimator), jit_compile=True)(y, x).numpy()
+    xxh = np.einsum("bpk,bpj->bkj", x, x.conj()).astype(np.complex128)
+    ridge = 0.5 if estimator == "lmmse" else \
+        1e-5 * np.trace(xxh, axis1=1, axis2=2).real[:, None, None] / 3
+    yxh = np.einsum("bpn,bpj->bnj", y, x.conj())
+    want = yxh @ np.linalg.inv(xxh + ridge * np.eye(3))
+    np.testing.assert_allclose(est, want, rtol=1e-4, atol=1e-5)
+
+
 def test_sweep_runs_pairs_and_resumes(tmp_path):
     cfg = parse_config(_config([
         {"name": "ml"}, {"name": "ml", "label": "ml again"},
