@@ -52,10 +52,55 @@ from signals.checks import (as_taps, check_noise_variance, check_received,
 from signals.constellations import (constellation_points, is_real,
                                     make_constellation)
 
-__all__ = ["Detector", "TapsDetector", "per_symbol_detectors"]
+__all__ = ["SymbolDetector", "Detector", "TapsDetector", "per_symbol_detectors"]
 
 
-class Detector(Block):
+class SymbolDetector(Block):
+    """What every detector has: its constellation (made from a name, a
+    Sionna ``Constellation`` or ``None``: BPSK), its points, whether it
+    returns hard indices, and the Sionna block that turns its symbol
+    log-probabilities into bit LLRs. Base of :class:`Detector` and of
+    :class:`detectors.mimo.MIMODetector`."""
+
+    def __init__(self, *, constellation=None, hard_out=False, precision=None,
+                 **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        self._constellation = make_constellation(constellation,
+                                                 precision=precision)
+        self._hard_out = bool(hard_out)
+        self._points = constellation_points(self._constellation, self.rdtype)
+        self._logits2llrs = SymbolLogits2LLRs(
+            "app", self._constellation.num_bits_per_symbol,
+            precision=precision)
+
+    @property
+    def constellation(self):
+        """sionna.phy.mapping.Constellation : the symbol alphabet."""
+        return self._constellation
+
+    @property
+    def points(self):
+        """tf.Tensor [M] : the constellation points (real for real
+        constellations), index ``i`` <-> ``points[i]``."""
+        return self._points
+
+    @property
+    def num_points(self):
+        """int : M, the number of constellation points."""
+        return self._constellation.num_points
+
+    @property
+    def hard_out(self):
+        """bool : whether calls return indices instead of log-probs."""
+        return self._hard_out
+
+    @property
+    def is_complex(self):
+        """bool : True when received samples are complex."""
+        return not is_real(self._constellation)
+
+
+class Detector(SymbolDetector):
     """Base class of all detectors.
 
     Parameters
@@ -96,43 +141,6 @@ class Detector(Block):
     >>> Nearest(hard_out=True)(tf.constant([[0.9, -1.2, 0.3]]), 0.1).numpy()
     array([[0, 1, 0]], dtype=int32)
     """
-
-    def __init__(self, *, constellation=None, hard_out=False, precision=None,
-                 **kwargs):
-        super().__init__(precision=precision, **kwargs)
-        self._constellation = make_constellation(constellation,
-                                                 precision=precision)
-        self._hard_out = bool(hard_out)
-        self._points = constellation_points(self._constellation, self.rdtype)
-        self._logits2llrs = SymbolLogits2LLRs(
-            "app", self._constellation.num_bits_per_symbol,
-            precision=precision)
-
-    @property
-    def constellation(self):
-        """sionna.phy.mapping.Constellation : the symbol alphabet."""
-        return self._constellation
-
-    @property
-    def points(self):
-        """tf.Tensor [M] : the constellation points (real for real
-        constellations), index ``i`` <-> ``points[i]``."""
-        return self._points
-
-    @property
-    def num_points(self):
-        """int : M, the number of constellation points."""
-        return self._constellation.num_points
-
-    @property
-    def hard_out(self):
-        """bool : whether calls return indices instead of log-probs."""
-        return self._hard_out
-
-    @property
-    def is_complex(self):
-        """bool : True when received samples are complex."""
-        return not is_real(self._constellation)
 
     #: Whether calls take a-priori bit LLRs ``prior`` (module notes).
     takes_prior = False

@@ -706,6 +706,32 @@ def _code(data, constellation, link, problems):
                     hard_llr=float(hard_llr))
 
 
+def _isi_csi_problems(where, name, spec, csi):
+    """What an ISI / TDL link refuses of a detector's CSI case ``spec``
+    (spelled ``csi``)."""
+    problems = []
+    if spec.kind == "estimated" and \
+            spec.params.get("estimator", "ls") != "ls":
+        problems.append(
+            f"{where} csi {csi!r}: estimator=lmmse is for kind = "
+            "'mimo' channels; ISI taps are estimated by least squares")
+    if spec.kind == "estimated" and name in DETECTORS and \
+            DETECTORS[name].learned:
+        problems.append(
+            f"{where} csi {csi!r}: a learned detector learns its "
+            "channel from its training pilots; give it 'perfect' "
+            "or 'perturbed:...' (the pilots' channel), and use "
+            "'estimated:...' for model-based detectors")
+    if spec.per_symbol and name in DETECTORS and (
+            DETECTORS[name].learned or name == "lmmse"):
+        problems.append(
+            f"{where} csi {csi!r}: per-symbol believed taps are for "
+            "the trellis and symbol-wise detectors (a learned "
+            "detector's pilots and LMMSE take per-frame taps); use "
+            "per=frame")
+    return problems
+
+
 def _detectors(entries, problems, coded=False, iterations=(1,),
                mimo=False):
     from channels.csi import parse_csi
@@ -746,28 +772,8 @@ def _detectors(entries, problems, coded=False, iterations=(1,),
         except (ValueError, TypeError) as e:
             problems.append(f"{where} csi: {e}")
         else:
-            if not mimo and spec.kind == "estimated" and \
-                    spec.params.get("estimator", "ls") != "ls":
-                problems.append(
-                    f"{where} csi {csi!r}: estimator=lmmse is for kind = "
-                    "'mimo' channels; ISI taps are estimated by least "
-                    "squares")
-            if mimo:
-                pass                     # checked by mimo_problems
-            elif spec.kind == "estimated" and name in DETECTORS and \
-                    DETECTORS[name].learned:
-                problems.append(
-                    f"{where} csi {csi!r}: a learned detector learns its "
-                    "channel from its training pilots; give it 'perfect' "
-                    "or 'perturbed:...' (the pilots' channel), and use "
-                    "'estimated:...' for model-based detectors")
-            if not mimo and spec.per_symbol and name in DETECTORS and (
-                    DETECTORS[name].learned or name == "lmmse"):
-                problems.append(
-                    f"{where} csi {csi!r}: per-symbol believed taps are for "
-                    "the trellis and symbol-wise detectors (a learned "
-                    "detector's pilots and LMMSE take per-frame taps); use "
-                    "per=frame")
+            if not mimo:                 # mimo: checked by mimo_problems
+                problems.extend(_isi_csi_problems(where, name, spec, csi))
         output = entry.get("output")
         if "iterations" in entry and not coded and not mimo:
             problems.append(f"{where} iterations applies to coded links "

@@ -30,17 +30,14 @@ normalises, decides and converts.
 
 import numpy as np
 import tensorflow as tf
-from sionna.phy import Block
-from sionna.phy.mapping import SymbolLogits2LLRs
-
 from signals.checks import check_int, check_noise_variance, check_received
-from signals.constellations import constellation_points, is_real, \
-    make_constellation
+
+from ..base import SymbolDetector
 
 __all__ = ["MIMODetector"]
 
 
-class MIMODetector(Block):
+class MIMODetector(SymbolDetector):
     r"""Base class of the multiuser MIMO detectors (module notes).
 
     Parameters
@@ -89,7 +86,8 @@ class MIMODetector(Block):
 
     def __init__(self, *, users, antennas, h=None, constellation=None,
                  hard_out=False, precision=None, **kwargs):
-        super().__init__(precision=precision, **kwargs)
+        super().__init__(constellation=constellation, hard_out=hard_out,
+                         precision=precision, **kwargs)
         self._users = check_int(users, "users")
         self._antennas = check_int(antennas, "antennas")
         if self.needs_antennas_ge_users and self._antennas < self._users:
@@ -98,14 +96,6 @@ class MIMODetector(Block):
                 f"antennas as users (N >= K), got users = {self._users}, "
                 f"antennas = {self._antennas}; use an LMMSE, EP, ML or "
                 "soft-IC detector, or add antennas.")
-        self._constellation = make_constellation(constellation,
-                                                 precision=precision)
-        self._hard_out = bool(hard_out)
-        self._points = constellation_points(self._constellation,
-                                            self.rdtype)
-        self._logits2llrs = SymbolLogits2LLRs(
-            "app", self._constellation.num_bits_per_symbol,
-            precision=precision)
         self._h = None if h is None else self._check_channel(h)
 
     # -- what the detector is --------------------------------------------
@@ -118,31 +108,6 @@ class MIMODetector(Block):
     def antennas(self):
         """int : N."""
         return self._antennas
-
-    @property
-    def constellation(self):
-        """sionna.phy.mapping.Constellation : the users' alphabet."""
-        return self._constellation
-
-    @property
-    def points(self):
-        """tf.Tensor [M] : the points (real for real constellations)."""
-        return self._points
-
-    @property
-    def num_points(self):
-        """int : M."""
-        return self._constellation.num_points
-
-    @property
-    def hard_out(self):
-        """bool : whether calls return indices."""
-        return self._hard_out
-
-    @property
-    def is_complex(self):
-        """bool : whether ``y`` is complex."""
-        return not is_real(self._constellation)
 
     @property
     def y_dtype(self):

@@ -424,9 +424,6 @@ class DeepSIC(_LearnedMIMO):
                          patience=patience, batch_size=batch_size,
                          validation=validation, clipnorm=clipnorm,
                          hard_out=hard_out, precision=precision, **kwargs)
-        if training not in TRAININGS:
-            raise ValueError(f"`training` must be one of {TRAININGS}, got "
-                             f"{training!r}.")
         self._training = training
         self._iterations = check_int(iterations, "iterations")
         M = self.num_points
