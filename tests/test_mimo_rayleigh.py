@@ -127,3 +127,17 @@ def test_table_on_synthetic_rows_marks_zero_errors():
     assert "| LMMSE | 1.00e-02 |" in text
     assert "| ML | < 1e-03 |" in text
     assert mimo_rayleigh.check_claims(rows, None) == []
+
+
+def test_plot_on_synthetic_rows(tmp_path):
+    from rxsim.studies import mimo_rayleigh
+
+    rows = [{"detector": d, "snr_db": s, "ser": p / (1 + s), "ser_lo":
+             p / (2 + 2 * s), "ser_hi": 2 * p / (1 + s), "errors": e,
+             "symbols": 3000}
+            for d, p, e in (("LMMSE", 0.1, 30), ("DetNet", 0.05, 15),
+                            ("ML", 0.01, 0),
+                            ("EP" + mimo_rayleigh.ESTIMATED, 0.02, 6))
+            for s in (0.0, 4.0)]
+    mimo_rayleigh.plot(rows, str(tmp_path / "f"), formats=("png",))
+    assert (tmp_path / "f.png").stat().st_size > 10_000

@@ -87,6 +87,20 @@ def ser_markdown(rows, comparisons, claims):
     return "\n".join(lines)
 
 
+def ser_errorbar(ax, rows, detector, fmt, **kwargs):
+    """Plot ``detector``'s SER vs SNR with its interval on ``ax`` (points
+    without errors left out: a zero has no place on a log axis); nothing
+    when no point has errors. ``kwargs`` go to ``ax.errorbar``."""
+    pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
+                 for r in rows if r["detector"] == detector and r["errors"] > 0)
+    if not pts:
+        return
+    x, y, lo, hi = zip(*pts)
+    ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
+                            [b - a for a, b in zip(y, hi)]],
+                fmt=fmt, ms=4, capsize=2, **kwargs)
+
+
 def config_study(description, configs, name, argv=None):
     """The command line of a study made of config sweeps
     (``scripts/turbo.py``, ``scripts/tdl.py``): ``--configs``, ``--db``,

@@ -10,7 +10,7 @@ sweep and calls :func:`markdown_table` and :func:`plot`;
 """
 
 from . import comparison_at, pair_comparisons, ratio_text, \
-    ser_markdown
+    ser_errorbar, ser_markdown
 
 __all__ = ["CONFIGS", "PAIRS", "UNCERTAIN", "comparisons", "check_claims",
            "markdown_table", "plot"]
@@ -88,19 +88,11 @@ def plot(rows, path, formats=("png", "pdf")):
         for label in labels:
             if label.endswith(UNCERTAIN) != uncertain:
                 continue
-            pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
-                         for r in rows if r["detector"] == label
-                         and r["errors"] > 0)
-            if not pts:
-                continue
-            x, y, lo, hi = zip(*pts)
             name = label.replace(UNCERTAIN, "")
             style = "-o" if "DeepSIC" in name else (
                 "--s" if name in ("ML", "soft IC") else ":^")
-            ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
-                                    [b - a for a, b in zip(y, hi)]],
-                        fmt=style, ms=4, capsize=2, label=name,
-                        color=colors[name])
+            ser_errorbar(ax, rows, label, style, label=name,
+                         color=colors[name])
         ax.set_yscale("log")
         ax.set_xlabel("SNR [dB]")
         ax.grid(True, which="both", alpha=0.3)

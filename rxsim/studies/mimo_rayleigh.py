@@ -22,7 +22,8 @@ Example
 | LMMSE | 1.00e-01 |
 """
 
-from . import comparison_at, pair_comparisons, ratio_text, ser_markdown
+from . import comparison_at, pair_comparisons, ratio_text, \
+    ser_errorbar, ser_markdown
 
 __all__ = ["CONFIGS", "PAIRS", "CLAIMS", "ESTIMATED", "comparisons",
            "check_claims", "markdown_table", "plot"]
@@ -92,19 +93,10 @@ def plot(rows, path, formats=("png", "pdf")):
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     labels = list(dict.fromkeys(r["detector"] for r in rows))
     for i, label in enumerate(labels):
-        pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
-                     for r in rows if r["detector"] == label
-                     and r["errors"] > 0)
-        if not pts:
-            continue
-        x, y, lo, hi = zip(*pts)
         style = ":v" if label.endswith(ESTIMATED) else (
             "-o" if label == "DetNet" else
             "--s" if label.startswith(("LMMSE", "MMSE-PIC")) else "-^")
-        ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
-                                [b - a for a, b in zip(y, hi)]],
-                    fmt=style, ms=4, capsize=2, label=label,
-                    color=f"C{i % 10}")
+        ser_errorbar(ax, rows, label, style, label=label, color=f"C{i % 10}")
     ax.set_yscale("log")
     ax.set_xlabel("SNR [dB] (no = 10^(-SNR/10), unit-energy users)")
     ax.set_ylabel("SER (user-symbols)")
