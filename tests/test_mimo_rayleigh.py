@@ -137,7 +137,7 @@ def test_plot_on_synthetic_rows(tmp_path):
              "symbols": 3000}
             for d, p, e in (("LMMSE", 0.1, 30), ("DetNet", 0.05, 15),
                             ("ML", 0.01, 0),
-                            ("EP" + mimo_rayleigh.ESTIMATED, 0.02, 6))
+                            ("EP", 0.02, 6))
             for s in (0.0, 4.0)]
     mimo_rayleigh.plot(rows, str(tmp_path / "f"), formats=("png",))
     assert (tmp_path / "f.png").stat().st_size > 10_000

@@ -2,8 +2,7 @@
 K = N = 8 QPSK users, an i.i.d. ``CN(0, 1)`` channel per 10-use frame,
 SNR -4..8 dB; the model-based references (LMMSE, MMSE-PIC, EP, K-best,
 ML) and DetNet (trained per point over random channels), with perfect
-CSI, and LMMSE / EP also with the LMMSE channel estimate from 16 pilots
-per frame.
+CSI.
 
 Every detector of a point sees the same frames, channels and noise, so
 the ratios are paired intervals on per-frame errors
@@ -25,12 +24,10 @@ Example
 from . import comparison_at, pair_comparisons, ratio_text, \
     ser_errorbar, ser_markdown
 
-__all__ = ["CONFIGS", "PAIRS", "CLAIMS", "ESTIMATED", "comparisons",
+__all__ = ["CONFIGS", "PAIRS", "CLAIMS", "comparisons",
            "check_claims", "markdown_table", "plot"]
 
 CONFIGS = ("configs/mimo-rayleigh.toml",)
-#: Suffix of the estimated-CSI labels in the config.
-ESTIMATED = ", estimated CSI"
 #: ``(A, B, question)``: ratios are A's SER over B's, at every SNR.
 PAIRS = (
     ("K-best (32)", "ML", "K-best with 32 paths vs the optimum"),
@@ -39,8 +36,6 @@ PAIRS = (
     ("DetNet", "LMMSE", "DetNet vs the linear receiver"),
     ("DetNet", "EP", "DetNet vs EP"),
     ("MMSE-PIC (3)", "LMMSE", "3 MMSE-PIC self-iterations vs LMMSE"),
-    ("LMMSE" + ESTIMATED, "LMMSE", "what 16-pilot LMMSE CSI costs LMMSE"),
-    ("EP" + ESTIMATED, "EP", "what 16-pilot LMMSE CSI costs EP"),
 )
 #: ``(A, B, snr_db, bound, claim)``: met when the paired interval's upper
 #: end of A / B at ``snr_db`` is below ``bound``. The DetNet paper (Samuel,
@@ -85,7 +80,7 @@ def markdown_table(rows, frame_counts, confidence=0.95):
 def plot(rows, path, formats=("png", "pdf")):
     """SER vs SNR (log scale, 95% intervals), one colour per detector:
     solid the optimum and its near-optimal approximations, dashed the
-    linear / PIC receivers, dotted estimated CSI, DetNet with circles."""
+    linear / PIC receivers, DetNet with circles."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -93,8 +88,7 @@ def plot(rows, path, formats=("png", "pdf")):
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     labels = list(dict.fromkeys(r["detector"] for r in rows))
     for i, label in enumerate(labels):
-        style = ":v" if label.endswith(ESTIMATED) else (
-            "-o" if label == "DetNet" else
+        style = "-o" if label == "DetNet" else (
             "--s" if label.startswith(("LMMSE", "MMSE-PIC")) else "-^")
         ser_errorbar(ax, rows, label, style, label=label, color=f"C{i % 10}")
     ax.set_yscale("log")
