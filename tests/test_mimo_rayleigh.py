@@ -3,20 +3,11 @@
 rows, and (slow: ~25 s of compiles and training) the script on a
 tiny 2x2 sweep whose labels are the study's."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "mimo_rayleigh_script", ROOT / "scripts" / "mimo_rayleigh.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
 
 
 def test_shipped_config_parses_and_names_every_pair():
@@ -77,7 +68,7 @@ layers = 2
 
 
 @pytest.mark.slow
-def test_script_writes_table_figure_and_resumes(tmp_path):
+def test_script_writes_table_figure_and_resumes(tmp_path, load_script):
     from rxsim.store import ResultsStore
     from rxsim.studies import mimo_rayleigh
 
@@ -85,7 +76,7 @@ def test_script_writes_table_figure_and_resumes(tmp_path):
     config.write_text(TINY)
     argv = ["--configs", str(config), "--db", str(tmp_path / "m.db"),
             "--out", str(tmp_path / "m")]
-    script = _script()
+    script = load_script("mimo_rayleigh")
     assert script.main(argv) == 0
     text = (tmp_path / "m.md").read_text()
     assert (tmp_path / "m.png").stat().st_size > 10_000

@@ -92,7 +92,8 @@ def ser_errorbar(ax, rows, detector, fmt, **kwargs):
     without errors left out: a zero has no place on a log axis); nothing
     when no point has errors. ``kwargs`` go to ``ax.errorbar``."""
     pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
-                 for r in rows if r["detector"] == detector and r["errors"] > 0)
+                 for r in rows
+                 if r["detector"] == detector and r["errors"] > 0)
     if not pts:
         return
     x, y, lo, hi = zip(*pts)
