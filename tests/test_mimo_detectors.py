@@ -370,3 +370,27 @@ def test_soft_ic_approaches_ml_on_sed():
     assert clopper_pearson(sic, n)[1] <= 2.5 * clopper_pearson(ml, n)[1], \
         (sic, ml)
     assert clopper_pearson(sic, n)[1] < clopper_pearson(one, n)[0]
+
+
+@pytest.mark.parametrize("kind", ["qpsk", "cbpsk"])
+def test_ml_chunks_equal_one_call(kind):
+    """ML detected a few channel uses at a time (chunk=3 over 4 x 5 uses:
+    the last chunk filled up) gives exactly the one-call answer, eager and
+    under XLA; the default chunk keeps the candidate products under the
+    bound."""
+    y, h, no, points, real, c = system(kind, 3, seed=61, frames=4, t=5)
+    whole = MIMOMLDetector(h, constellation=c, chunk=1000, precision=DOUBLE)
+    parts = MIMOMLDetector(h, constellation=c, chunk=3, precision=DOUBLE)
+    assert whole.chunk_size() == 1000 and parts.chunk_size() == 3
+    y = tf.constant(y, whole.y_dtype)
+    ref = whole.log_probs(y, no).numpy()
+    np.testing.assert_array_equal(parts.log_probs(y, no).numpy(), ref)
+    f = tf.function(parts.log_probs, jit_compile=True)
+    np.testing.assert_array_equal(
+        f(y, tf.constant(no, parts.rdtype)).numpy(),
+        tf.function(whole.log_probs, jit_compile=True)(
+            y, tf.constant(no, whole.rdtype)).numpy())
+    big = MIMOMLDetector(np.eye(8) + 0j, constellation="qpsk")
+    assert big.chunk_size() * 4 ** 8 * 8 * 8 <= big.MAX_CANDIDATE_BYTES
+    with pytest.raises((ValueError, TypeError), match="chunk"):
+        MIMOMLDetector(h, constellation=c, chunk=0)

@@ -13,6 +13,10 @@ command lines.
 - :mod:`rxsim.studies.turbo`: turbo detection-decoding
   (``scripts/turbo.py``).
 - :mod:`rxsim.studies.tdl`: 3GPP TDL channels (``scripts/tdl.py``).
+- :mod:`rxsim.studies.deepsic`: DeepSIC in its paper's setting
+  (``scripts/deepsic.py``).
+- :mod:`rxsim.studies.mimo_rayleigh`: 8x8 QPSK Rayleigh MIMO with K-best,
+  EP, ML and DetNet (``scripts/mimo_rayleigh.py``).
 
 The framework (the rest of ``rxsim``) never imports this package.
 """
@@ -26,6 +30,76 @@ def ratio_text(comparison):
     if not math.isfinite(comparison.ratio):
         return "n/a"
     return f"{comparison.ratio:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def pair_comparisons(rows, pairs, frame_counts, confidence=0.95):
+    """``[(A, B, question, [RowComparison, ...])]`` for the ``(A, B,
+    question)`` ``pairs`` whose two detectors are both in ``rows``
+    (paired ratios A / B, :func:`rxsim.paired.compare_rows`)."""
+    from ..paired import compare_rows
+    labels = {r["detector"] for r in rows}
+    return [(a, b, q, compare_rows(rows, a, b, frame_counts=frame_counts,
+                                   confidence=confidence))
+            for a, b, q in pairs if a in labels and b in labels]
+
+
+def comparison_at(rows, a, b, snr_db, frame_counts, confidence=0.95):
+    """The :class:`rxsim.paired.Comparison` of A / B at ``snr_db``, or
+    ``None`` when the rows hold no such point."""
+    import math
+
+    from ..paired import compare_rows
+    found = [c for c in compare_rows(rows, a, b, frame_counts=frame_counts,
+                                     confidence=confidence)
+             if math.isclose(c.snr_db, snr_db)]
+    return found[0].comparison if found else None
+
+
+def ser_markdown(rows, comparisons, claims):
+    """The markdown of a paired study: SER per detector (rows' order) and
+    SNR (``< 3/n`` where no error), the ratios of ``comparisons`` (as
+    :func:`pair_comparisons` gives them) and the ``[(claim, passed,
+    evidence)]`` verdicts."""
+    snrs = sorted({r["snr_db"] for r in rows})
+    labels = list(dict.fromkeys(r["detector"] for r in rows))
+    ser = {(r["detector"], r["snr_db"]): r for r in rows}
+    lines = ["| detector | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
+             "|---|" + "---|" * len(snrs)]
+    for label in labels:
+        cells = []
+        for s in snrs:
+            r = ser.get((label, s))
+            cells.append("" if r is None else
+                         f"{r['ser']:.2e}" if r["errors"] else
+                         f"< {3 / r['symbols']:.0e}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| A / B (paired SER ratio, 95%) | " +
+              " | ".join(f"{s:g} dB" for s in snrs) + " |",
+              "|---|" + "---|" * len(snrs)]
+    for a, b, question, comps in comparisons:
+        by = {c.snr_db: ratio_text(c.comparison) for c in comps}
+        lines.append(f"| {a} / {b} ({question}) | " +
+                     " | ".join(by.get(s, "") for s in snrs) + " |")
+    lines += ["", "| claim | verdict | ratio [95%] |", "|---|---|---|"]
+    for claim, passed, evidence in claims:
+        lines.append(f"| {claim} | {'met' if passed else 'NOT met'} | "
+                     f"{evidence} |")
+    return "\n".join(lines)
+
+
+def ser_errorbar(ax, rows, detector, fmt, **kwargs):
+    """Plot ``detector``'s SER vs SNR with its interval on ``ax`` (points
+    without errors left out: a zero has no place on a log axis); nothing
+    when no point has errors. ``kwargs`` go to ``ax.errorbar``."""
+    pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
+                 for r in rows
+                 if r["detector"] == detector and r["errors"] > 0)
+    if not pts:
+        return
+    x, y, lo, hi = zip(*pts)
+    ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
+                            [b - a for a, b in zip(y, hi)]],
+                fmt=fmt, ms=4, capsize=2, **kwargs)
 
 
 def config_study(description, configs, name, argv=None):

@@ -9,9 +9,8 @@ sweep and calls :func:`markdown_table` and :func:`plot`;
 :func:`check_claims` gives the issue's two numbers as verdicts.
 """
 
-import math
-
-from . import ratio_text
+from . import comparison_at, pair_comparisons, ratio_text, \
+    ser_errorbar, ser_markdown
 
 __all__ = ["CONFIGS", "PAIRS", "UNCERTAIN", "comparisons", "check_claims",
            "markdown_table", "plot"]
@@ -40,11 +39,7 @@ PAIRS = (
 
 def comparisons(rows, frame_counts, confidence=0.95):
     """``[(A, B, question, [RowComparison, ...])]`` for :data:`PAIRS`."""
-    from ..paired import compare_rows
-    labels = {r["detector"] for r in rows}
-    return [(a, b, q, compare_rows(rows, a, b, frame_counts=frame_counts,
-                                   confidence=confidence))
-            for a, b, q in PAIRS if a in labels and b in labels]
+    return pair_comparisons(rows, PAIRS, frame_counts, confidence)
 
 
 def check_claims(rows, frame_counts, confidence=0.95):
@@ -53,14 +48,10 @@ def check_claims(rows, frame_counts, confidence=0.95):
     (the paired interval's upper end), and under uncertain CSI DeepSIC
     sequential at least 5x better than soft IC at 14 dB (the interval's
     upper end at most 1/5)."""
-    from ..paired import compare_rows
     out = []
 
     def at(a, b, snr):
-        found = [c for c in compare_rows(rows, a, b, frame_counts=frame_counts,
-                                         confidence=confidence)
-                 if math.isclose(c.snr_db, snr)]
-        return found[0].comparison if found else None
+        return comparison_at(rows, a, b, snr, frame_counts, confidence)
 
     for a in ("DeepSIC (sequential)", "DeepSIC (end-to-end)"):
         c = at(a, "ML", 10.0)
@@ -77,32 +68,8 @@ def check_claims(rows, frame_counts, confidence=0.95):
 def markdown_table(rows, frame_counts, confidence=0.95):
     """SER per detector and SNR, then every paired ratio of
     :data:`PAIRS`, then the claims (markdown)."""
-    snrs = sorted({r["snr_db"] for r in rows})
-    labels = list(dict.fromkeys(r["detector"] for r in rows))
-    ser = {(r["detector"], r["snr_db"]): r for r in rows}
-    lines = ["| detector | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
-             "|---|" + "---|" * len(snrs)]
-    for label in labels:
-        cells = []
-        for s in snrs:
-            r = ser.get((label, s))
-            cells.append("" if r is None else
-                         f"{r['ser']:.2e}" if r["errors"] else
-                         f"< {3 / r['symbols']:.0e}")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "| A / B (paired SER ratio, 95%) | " +
-              " | ".join(f"{s:g} dB" for s in snrs) + " |",
-              "|---|" + "---|" * len(snrs)]
-    for a, b, question, comps in comparisons(rows, frame_counts, confidence):
-        by = {c.snr_db: ratio_text(c.comparison) for c in comps}
-        lines.append(f"| {a} / {b} ({question}) | " +
-                     " | ".join(by.get(s, "") for s in snrs) + " |")
-    lines += ["", "| claim | verdict | ratio [95%] |", "|---|---|---|"]
-    for claim, passed, evidence in check_claims(rows, frame_counts,
-                                                confidence):
-        lines.append(f"| {claim} | {'met' if passed else 'NOT met'} | "
-                     f"{evidence} |")
-    return "\n".join(lines)
+    return ser_markdown(rows, comparisons(rows, frame_counts, confidence),
+                        check_claims(rows, frame_counts, confidence))
 
 
 def plot(rows, path, formats=("png", "pdf")):
@@ -121,19 +88,11 @@ def plot(rows, path, formats=("png", "pdf")):
         for label in labels:
             if label.endswith(UNCERTAIN) != uncertain:
                 continue
-            pts = sorted((r["snr_db"], r["ser"], r["ser_lo"], r["ser_hi"])
-                         for r in rows if r["detector"] == label
-                         and r["errors"] > 0)
-            if not pts:
-                continue
-            x, y, lo, hi = zip(*pts)
             name = label.replace(UNCERTAIN, "")
             style = "-o" if "DeepSIC" in name else (
                 "--s" if name in ("ML", "soft IC") else ":^")
-            ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)],
-                                    [b - a for a, b in zip(y, hi)]],
-                        fmt=style, ms=4, capsize=2, label=name,
-                        color=colors[name])
+            ser_errorbar(ax, rows, label, style, label=name,
+                         color=colors[name])
         ax.set_yscale("log")
         ax.set_xlabel("SNR [dB]")
         ax.grid(True, which="both", alpha=0.3)
