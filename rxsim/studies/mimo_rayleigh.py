@@ -36,6 +36,9 @@ PAIRS = (
     ("DetNet", "LMMSE", "DetNet vs the linear receiver"),
     ("DetNet", "EP", "DetNet vs EP"),
     ("MMSE-PIC (3)", "LMMSE", "3 MMSE-PIC self-iterations vs LMMSE"),
+    ("LMMSE, estimated CSI", "LMMSE",
+     "what 16 pilots (LMMSE channel estimate) cost LMMSE"),
+    ("EP, estimated CSI", "EP", "what 16 pilots cost EP"),
 )
 #: ``(A, B, snr_db, bound, claim)``: met when the paired interval's upper
 #: end of A / B at ``snr_db`` is below ``bound``. The DetNet paper (Samuel,
