@@ -60,7 +60,32 @@ class SymbolDetector(Block):
     Sionna ``Constellation`` or ``None``: BPSK), its points, whether it
     returns hard indices, and the Sionna block that turns its symbol
     log-probabilities into bit LLRs. Base of :class:`Detector` and of
-    :class:`detectors.mimo.MIMODetector`."""
+    :class:`detectors.mimo.MIMODetector`; a new detector subclasses one of
+    those, not this.
+
+    Parameters
+    ----------
+    constellation : None | str | sionna.phy.mapping.Constellation
+        Symbol alphabet; ``None`` means BPSK.
+    hard_out : bool
+        Whether calls return symbol indices instead of log-probabilities.
+    precision : None | "single" | "double"
+        Sionna precision of internal computations.
+
+    Example
+    -------
+    The properties every detector shares (a subclass implements ``call``):
+
+    >>> from detectors.base import SymbolDetector
+    >>> class Probe(SymbolDetector):
+    ...     def call(self, y):
+    ...         return y
+    >>> d = Probe(constellation="qam16")
+    >>> d.num_points, d.is_complex, d.hard_out
+    (16, True, False)
+    >>> d.points.shape
+    TensorShape([16])
+    """
 
     def __init__(self, *, constellation=None, hard_out=False, precision=None,
                  **kwargs):
