@@ -35,8 +35,10 @@ layer, ``q_l = x_l + \delta_{1,l} A_l H^T y - \delta_{2,l} A_l H^T H
 x_l``, ``A_l = (H^T H + \lambda_l I)^{-1}`` (deltas initialised to 1,
 ``lambda`` to 0.1): the first layer then starts from the regularised
 least-squares (LMMSE-like) estimate and later ones re-solve around the
-soft estimate ``x_l`` as prior mean; a ``K_r x K_r`` Cholesky solve per
-layer and channel.
+soft estimate ``x_l`` as prior mean. ``A_l`` is diagonal in the
+eigenbasis of ``H^T H``, decomposed once per channel (:func:`gram_eigen`;
+in :meth:`DetNet.fit` once for all epochs), so a layer costs two
+``K_r x K_r`` matrix-vector products, as the gradient step's one.
 
 Why: gradient steps converge slowly on ill-conditioned channels, and
 square i.i.d. Rayleigh systems (K = N) are often ill-conditioned; the
@@ -75,29 +77,36 @@ def real_system(h):
     return tf.concat([tf.concat([re, -im], -1), tf.concat([im, re], -1)], -2)
 
 
-def detnet_step(x, hty, hth, delta_1, delta_2, log_lambda=None):
+def gram_eigen(hth):
+    """``(s [..., K_r], U [..., K_r, K_r])`` with ``H^T H = U diag(s) U^T``
+    (``s`` clipped at 0): what the Newton step reads, computed once per
+    channel so that every layer and epoch is matrix-vector products."""
+    s, u = tf.linalg.eigh(hth)
+    return tf.maximum(s, 0.0), u
+
+
+def detnet_step(x, hty, gram, delta_1, delta_2, log_lambda=None):
     r"""A layer's ``q`` from the estimate ``x`` [..., K_r]: DetNet's
-    gradient step ``x - delta_1 H^T y + delta_2 H^T H x``, or (given
-    ``log_lambda``) the regularised Newton step ``x + delta_1 A H^T y -
-    delta_2 A H^T H x`` with ``A = (H^T H + e^log_lambda I)^-1``."""
-    # H^T H x by an explicit broadcast product: tf.linalg.matvec with
-    # hth [B, 1, Kr, Kr] against x [B, 1, Kr] gave wrong products here
-    hthx = tf.reduce_sum(hth * x[..., None, :], axis=-1)
+    gradient step ``x - delta_1 H^T y + delta_2 H^T H x`` (``gram`` is
+    ``H^T H``), or (given ``log_lambda``) the regularised Newton step ``x +
+    delta_1 A H^T y - delta_2 A H^T H x`` with ``A = (H^T H + e^log_lambda
+    I)^-1`` (``gram`` is :func:`gram_eigen` of ``H^T H``, or ``H^T H``)."""
     if log_lambda is None:
-        return x - delta_1 * hty + delta_2 * hthx
+        # H^T H x by an explicit broadcast product: tf.linalg.matvec with
+        # hth [B, 1, Kr, Kr] against x [B, 1, Kr] gave wrong products here
+        return x - delta_1 * hty + delta_2 * tf.reduce_sum(
+            gram * x[..., None, :], axis=-1)
     # with both deltas 1: the regularised least-squares (LMMSE-like)
-    # estimate around the prior mean x; from x = 0 the LMMSE estimate
-    eye = tf.eye(int(hth.shape[-1]), dtype=hth.dtype)
-    chol = tf.linalg.cholesky(hth + tf.exp(log_lambda) * eye)
-    lead = tf.broadcast_dynamic_shape(tf.shape(chol)[:-2],
-                                      tf.shape(hty)[:-1])
-    chol = tf.broadcast_to(chol, tf.concat([lead, tf.shape(chol)[-2:]], 0))
-    rhs = tf.stack([tf.broadcast_to(hty, tf.shape(hthx)), hthx], -1)
-    sol = tf.linalg.cholesky_solve(chol, rhs)
-    return x + delta_1 * sol[..., 0] - delta_2 * sol[..., 1]
+    # estimate around the prior mean x; from x = 0 the LMMSE estimate.
+    # In H^T H's eigenbasis A is diagonal: U diag(1 / (s + lambda)) U^T.
+    s, u = gram if isinstance(gram, tuple) else gram_eigen(gram)
+    ux = tf.reduce_sum(u * x[..., :, None], axis=-2)          # U^T x
+    uy = tf.reduce_sum(u * hty[..., :, None], axis=-2)        # U^T H^T y
+    r = (delta_1 * uy - delta_2 * s * ux) / (s + tf.exp(log_lambda))
+    return x + tf.reduce_sum(u * r[..., None, :], axis=-1)
 
 
-def detnet_forward(params, hty, hth, points, users):
+def detnet_forward(params, hty, gram, points, users):
     r"""Every layer's logits.
 
     Input
@@ -108,8 +117,9 @@ def detnet_forward(params, hty, hth, points, users):
         the regularised Newton step ``log_lambda [L]``.
     hty : [..., K_r], tf.float
         ``H^T y``.
-    hth : [..., K_r, K_r], tf.float (broadcast against ``hty``)
-        ``H^T H``.
+    gram : [..., K_r, K_r], tf.float (broadcast against ``hty``)
+        ``H^T H``, or for the Newton step its :func:`gram_eigen` (then
+        decomposed once here otherwise).
     points : [M, c], tf.float
         The points in the real representation (``c`` = 1 real, 2 complex:
         real and imaginary parts).
@@ -124,11 +134,13 @@ def detnet_forward(params, hty, hth, points, users):
     M = int(points.shape[0])
     V = int(w3.shape[-1])
     lead = tf.shape(hty)[:-1]
+    if newton and not isinstance(gram, tuple):
+        gram = gram_eigen(gram)
     x = tf.zeros_like(hty)
     v = tf.zeros(tf.concat([lead, [V]], 0), hty.dtype)
     out = []
     for l in range(L):
-        q = detnet_step(x, hty, hth, d1[l], d2[l],
+        q = detnet_step(x, hty, gram, d1[l], d2[l],
                         params[8][l] if newton else None)
         z = tf.nn.relu(tf.tensordot(tf.concat([q, v], -1), w1[l], 1) + b1[l])
         logits = tf.reshape(tf.tensordot(z, w2[l], 1) + b2[l],
@@ -141,12 +153,18 @@ def detnet_forward(params, hty, hth, points, users):
     return out
 
 
-def _detnet_loss(users, kr, points):
+def _detnet_loss(users, kr, points, newton):
+    """The training loss of features ``[H^T y, H^T H]`` per sample, or for
+    the Newton step ``[H^T y, s, U]`` (:func:`gram_eigen`, decomposed once
+    in :meth:`DetNet.fit`, not per batch and epoch)."""
     def loss(params, x, labels, training, seed):
         del training, seed
         hty = x[:, :kr]
-        hth = tf.reshape(x[:, kr:], [-1, kr, kr])
-        logits = detnet_forward(params, hty, hth,
+        if newton:
+            gram = (x[:, kr:2 * kr], tf.reshape(x[:, 2 * kr:], [-1, kr, kr]))
+        else:
+            gram = tf.reshape(x[:, kr:], [-1, kr, kr])
+        logits = detnet_forward(params, hty, gram,
                                 tf.constant(points, x.dtype), users)
         total, weights = 0.0, 0.0
         for l, lg in enumerate(logits):
@@ -360,10 +378,12 @@ class DetNet(_LearnedMIMO):
         yb = tf.cast(tf.reshape(tf.constant(yc), [F, -1, self._antennas]),
                      self.y_dtype)
         hty, hth = self._normal_equations(yb, hf)
-        kr = self._kr
-        hth = tf.broadcast_to(hth, [F, yb.shape[1], kr, kr])
-        x = tf.concat([tf.reshape(hty, [-1, kr]),
-                       tf.reshape(hth, [-1, kr * kr])], -1)
+        kr, T = self._kr, int(yb.shape[1])
+        gram = gram_eigen(hth) if self._step == "newton" else (hth,)
+        x = tf.concat([tf.reshape(hty, [-1, kr])] + [
+            tf.reshape(tf.broadcast_to(g, tf.concat(
+                [[F, T], tf.shape(g)[2:]], 0)), [F * T, -1]) for g in gram],
+            -1)
         lab = tf.constant(sc)
         tr, va = split(len(sc), frac, seed)
         train = (tf.gather(x, tr), tf.gather(lab, tr))
@@ -371,7 +391,8 @@ class DetNet(_LearnedMIMO):
         key = (self._users, kr, self._point_matrix.tobytes(),
                self._point_matrix.shape, self._step)
         if key not in _LOSSES:
-            _LOSSES[key] = _detnet_loss(self._users, kr, self._point_matrix)
+            _LOSSES[key] = _detnet_loss(self._users, kr, self._point_matrix,
+                                        self._step == "newton")
         t0 = time.perf_counter()
         params, hist = self._loop(
             _LOSSES[key], self._initial(seed), train, val, stacked=False,
