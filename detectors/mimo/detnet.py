@@ -49,7 +49,11 @@ at 14 dB, trained on 40000 random channels of one use each, Adam at
 4.1e-2, 24 layers 2.6e-2 (10 epochs) and 2.2e-2 (160000 channels, 15
 epochs); the Newton step with 6 layers and 10 epochs 1.01e-2 (DetNet
 alone wrong on 144 user-symbols, LMMSE alone on 414;
-``tests/test_mimo_learned.py`` checks that it beats LMMSE).
+``tests/test_mimo_learned.py`` checks that it beats LMMSE). In the 8x8
+QPSK Rayleigh study (``configs/mimo-rayleigh.toml``, docs/results.md
+section 10; 10 layers, 20000 pilots per point) the Newton step's SER is
+0.41 [0.33, 0.50] of LMMSE's at 4 dB and 0.17 at 8 dB (paired), the
+gradient step's 0.84 [0.67, 1.02] and 1.36.
 """
 
 import time
