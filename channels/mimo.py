@@ -93,6 +93,9 @@ class MIMOChannel(Block):
         Also return the frames' ``H``.
     frame_offset : int
         Index of the batch's first frame (time-varying SED).
+    frame_index : None or [batch], int
+        The frames' indices instead (time-varying SED; e.g. drawn at random
+        over :attr:`cycle`, as :class:`rxsim.mimo_link.MIMOLink` does).
 
     Output
     ------
@@ -164,6 +167,21 @@ class MIMOChannel(Block):
         return self._complex
 
     @property
+    def time_varying(self):
+        """bool : whether ``H`` follows the cosine-modulated SED in time."""
+        return self._time_varying
+
+    @property
+    def cycle(self):
+        """int or None : frames after which the time-varying SED repeats
+        (the least common multiple of the antennas' periods; 51 051 for
+        four antennas), ``None`` for the other channels."""
+        if not self._time_varying:
+            return None
+        return int(np.lcm.reduce([SED_PERIODS[a % len(SED_PERIODS)]
+                                  for a in range(self._antennas)]))
+
+    @property
     def h_dtype(self):
         """tf.DType of ``H``."""
         if self._profile == "sed":
@@ -178,7 +196,10 @@ class MIMOChannel(Block):
     @property
     def mean_channel(self):
         """[N, K] numpy: the SED matrix, or zeros for the zero-mean random
-        profiles (the ``mean`` a receiver without CSI could assume)."""
+        profiles (the ``mean`` a receiver without CSI could assume). On
+        the time-varying SED it is the channel of frame 0 (fade 1), not
+        the time average (fade 0.8 on average): what a receiver that
+        learned the channel at the start believes."""
         if self._profile == "sed":
             return sed_matrix(self._antennas, self._users)
         return np.zeros([self._antennas, self._users])
@@ -190,20 +211,27 @@ class MIMOChannel(Block):
                 self._rho, self._time_varying, self.y_dtype.name)
 
     # -- drawing -----------------------------------------------------------
-    def channel_matrices(self, batch_size, seed=None, frame_offset=0):
-        """``H`` of ``batch_size`` frames ``[batch, N, K]``."""
+    def channel_matrices(self, batch_size, seed=None, frame_offset=0,
+                         frame_index=None):
+        """``H`` of ``batch_size`` frames ``[batch, N, K]``; on the
+        time-varying SED those of frames ``frame_offset + row``, or of the
+        frames ``frame_index`` (``[batch]`` ints) when given."""
         n, k = self._antennas, self._users
         if self._profile == "sed":
             h = tf.constant(sed_matrix(n, k), self.h_dtype)
             if self._time_varying:
-                t = tf.cast(tf.range(batch_size), self.rdtype) + \
-                    tf.cast(frame_offset, self.rdtype)
+                # the phase in float64: in float32, 2 pi t / P at t ~ 5e4
+                # (late in the cycle) is off by ~1e-3 rad
+                t = tf.cast(tf.range(batch_size), tf.float64) + \
+                    tf.cast(frame_offset, tf.float64)
+                if frame_index is not None:
+                    t = tf.cast(frame_index, tf.float64)
                 periods = tf.constant(
                     [SED_PERIODS[a % len(SED_PERIODS)] for a in range(n)],
-                    self.rdtype)
+                    tf.float64)
                 fade = SED_COEF + (1 - SED_COEF) * tf.cos(
                     2 * np.pi * t[:, None] / periods)       # [batch, N]
-                return h * fade[:, :, None]
+                return h * tf.cast(fade, self.rdtype)[:, :, None]
             return tf.broadcast_to(h, [batch_size, n, k])
         g = gaussian_noise([batch_size, n, k], tf.ones([], self.rdtype),
                            self.cdtype, seed)
@@ -232,7 +260,8 @@ class MIMOChannel(Block):
             no = no[:, None, None]
         return y + gaussian_noise(tf.shape(y), no, self.y_dtype, seed)
 
-    def call(self, x, no, seed=None, return_channel=False, frame_offset=0):
+    def call(self, x, no, seed=None, return_channel=False, frame_offset=0,
+             frame_index=None):
         x = tf.convert_to_tensor(x)
         if x.shape.rank != 3 or x.shape[-1] != self._users:
             raise ValueError(f"`x` must be [batch, T, K = {self._users}] "
@@ -240,7 +269,8 @@ class MIMOChannel(Block):
                              f"shape {x.shape}.")
         h_seed, w_seed = self.split_seed(seed)
         h = self.channel_matrices(tf.shape(x)[0] if x.shape[0] is None
-                                  else x.shape[0], h_seed, frame_offset)
+                                  else x.shape[0], h_seed, frame_offset,
+                                  frame_index)
         y = self.through(x, h, no, w_seed)
         return (y, h) if return_channel else y
 

@@ -144,6 +144,7 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
     learned detector cannot train on."""
     from channels.csi import parse_csi
 
+    from .mimo_link import _retraining
     from .registry import MIMO_DETECTORS, training_options
 
     if code is not None:
@@ -157,9 +158,13 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
             where = f"[[detector]] {det.label!r}"
             entry = MIMO_DETECTORS[det.name]
             try:      # the constructor's checks: N >= K, constellations
-                entry.build(np.zeros([spec.antennas, spec.users]),
-                            spec.signal_constellation(constellation),
-                            det.options)
+                built = entry.build(np.zeros([spec.antennas, spec.users]),
+                                    spec.signal_constellation(constellation),
+                                    det.options)
+                if "retrain_pilots" in det.options:
+                    _retraining(built, spec.block(constellation),
+                                det.options["retrain_pilots"],
+                                det.options.get("retrain_epochs", 100))
             except (ValueError, TypeError) as e:
                 problems.append(f"{where} ({det.name}) {e}".rstrip("."))
                 continue
@@ -271,4 +276,6 @@ def build_mimo_link(cfg, channel, det, snr_db=None, checkpoint=None):
         if not takes_channel:
             csi = None           # the CSI case lives in the training data
     return MIMOLink(Transmitter(constellation), channel.block(constellation),
-                    detector, cfg.frame_length, csi=csi)
+                    detector, cfg.frame_length, csi=csi,
+                    retrain_pilots=det.options.get("retrain_pilots"),
+                    retrain_epochs=det.options.get("retrain_epochs", 100))

@@ -36,7 +36,28 @@ class MIMOLink(Block):
         mean (``channel.mean_channel``: the SED matrix, zeros for the
         random profiles). Detectors that learn the channel from pilots get
         ``y`` and ``no`` only; their CSI case is their training.
+    retrain_pilots : None or int
+        Online learning: before each frame ``retrain_pilots`` known pilot
+        channel uses pass through that frame's ``H``
+        (:meth:`channels.MIMOChannel.pilot_frames`, the pilots that
+        ``csi="estimated:pilots=P"`` estimates from under the same seed,
+        so a model-based receiver on those estimates is the paired
+        counterpart), and a copy of the learned detector, starting from
+        its trained-once weights, is fine-tuned on them (``adapt``,
+        ``retrain_epochs`` full-batch steps) and detects that frame.
+        ``None``: trained once. The receiver then runs eagerly, frame by
+        frame (:attr:`compiled_receiver` is False).
+    retrain_epochs : int
+        Full-batch steps of each per-frame fine-tuning (default 100).
     precision : None | "single" | "double"
+
+    Time-varying SED (``channel.time_varying``): each frame's index in the
+    cosine modulation is drawn uniformly over the channel's
+    :attr:`~channels.MIMOChannel.cycle` from the channel stream, so a
+    sweep's frames cover the whole cycle and its SER is the average over
+    time (a receiver trained on pilots of frames ``0 .. F-1``, as
+    :func:`rxsim.mimo_config.mimo_pilots` draws them, was trained at the
+    start of it).
 
     Randomness: the batch seed splits into transmitter, channel and CSI
     streams (as :meth:`rxsim.Link.split_seed`), so all links of a point
@@ -75,11 +96,10 @@ class MIMOLink(Block):
     """
 
     stop_on = "errors"
-    #: Every receiver here compiles (no per-frame Python loop).
-    compiled_receiver = True
 
     def __init__(self, transmitter, channel, detector, num_channel_uses, *,
-                 csi=None, precision=None, **kwargs):
+                 csi=None, retrain_pilots=None, retrain_epochs=100,
+                 precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         from channels.csi import parse_csi
 
@@ -115,6 +135,15 @@ class MIMOLink(Block):
         self.channel = channel
         self.detector = detector
         self.csi = csi
+        self._retrain = None if retrain_pilots is None else _retraining(
+            detector, channel, retrain_pilots, retrain_epochs)
+        self._frame_model = None
+
+    @property
+    def compiled_receiver(self):
+        """bool : False when the detector is retrained per frame (an eager
+        loop over the frames; the engine then compiles only the draw)."""
+        return self._retrain is None
 
     def adopt_receiver(self, other):
         """Take the trained weights of ``other``'s detector, a link built
@@ -158,6 +187,8 @@ class MIMOLink(Block):
         """The detector's output on ``y`` ``[batch, T, N]``: the channel of
         the CSI case is drawn from ``csi_seed`` and the true
         ``channel_matrix`` ``[batch, N, K]``."""
+        if self._retrain is not None:
+            return self._retrained(y, no, csi_seed, channel_matrix)
         if not self.detector.takes_channel:
             return self.detector(y, no)
         return self.detector(y, no, h=self.believed_channel(
@@ -180,8 +211,44 @@ class MIMOLink(Block):
                                 seed=tx_seed)
         s = tf.reshape(s, [batch_size, self.num_channel_uses, k])
         x = tf.reshape(x, [batch_size, self.num_channel_uses, k])
-        y, h = self.channel(x, no, seed=ch_seed, return_channel=True)
+        y, h = self.channel(x, no, seed=ch_seed, return_channel=True,
+                            frame_index=self._frame_index(batch_size,
+                                                          ch_seed))
         return s, y, {"csi_seed": csi_seed, "channel_matrix": h}
+
+    def _frame_index(self, batch_size, ch_seed):
+        """Uniform frame indices over the time-varying SED's cycle, from
+        the channel stream (``None`` on the other channels)."""
+        cycle = getattr(self.channel, "cycle", None)
+        if cycle is None:
+            return None
+        if ch_seed is None:
+            return tf.random.uniform([batch_size], 0, cycle, tf.int32)
+        return tf.random.stateless_uniform(
+            [batch_size], tf.random.experimental.stateless_fold_in(
+                ch_seed, 1), 0, cycle, tf.int32)
+
+    def _retrained(self, y, no, pilot_seed, h):
+        """The detector's output with a copy fine-tuned per frame on that
+        frame's pilots (``retrain_pilots``), starting every frame from the
+        trained-once weights; eager (a Python loop over the frames)."""
+        if h is None:
+            raise ValueError("retraining per frame sends pilots through "
+                             "each frame's channel; call detect with the "
+                             "`channel_matrix` the channel applied.")
+        pilots, epochs = self._retrain
+        s_p, y_p = self.channel.pilot_frames(h, no, pilots, seed=pilot_seed)
+        if self._frame_model is None:
+            self._frame_model = self.detector.copy()
+        work = self._frame_model
+        batch = int(y.shape[0])
+        no = tf.broadcast_to(tf.convert_to_tensor(no), [batch])
+        outs = []
+        for k in range(batch):
+            work.set_weights_from(self.detector)
+            work.adapt(y_p[k], s_p[k], epochs=epochs)
+            outs.append(work(y[k:k + 1], no[k:k + 1]))
+        return tf.concat(outs, axis=0)
 
     def _decisions(self, s, out):
         if out.dtype.is_integer:
@@ -203,3 +270,32 @@ class MIMOLink(Block):
     def call(self, batch_size, no, seed=None):
         s, y, state = self.draw(batch_size, no, seed)
         return s, self._decisions(s, self.detect(y, no, **state))
+
+
+def _retraining(detector, channel, pilots, epochs):
+    """``(pilots, epochs)`` of per-frame retraining, checked: a learned
+    detector that fine-tunes (``adapt``) without being handed a channel,
+    a channel that changes from frame to frame, and at least 10 pilots per
+    constellation point."""
+    from detectors.pilots import MIN_SAMPLES_PER_CLASS
+
+    pilots = check_int(pilots, "retrain_pilots")
+    epochs = check_int(epochs, "retrain_epochs")
+    name = type(detector).__name__
+    if not callable(getattr(detector, "adapt", None)) or \
+            getattr(detector, "takes_channel", False):
+        raise ValueError(
+            f"`retrain_pilots` fine-tunes a learned detector per frame on "
+            f"that frame's pilots (DeepSIC), not a {name}.")
+    if channel.profile == "sed" and not channel.time_varying:
+        raise ValueError(
+            "`retrain_pilots` retrains on each frame's channel, but the "
+            "SED channel is the same in every frame: train once on more "
+            "pilots, or set time_varying = true.")
+    need = MIN_SAMPLES_PER_CLASS * detector.num_points
+    if pilots < need:
+        raise ValueError(
+            f"`retrain_pilots` = {pilots} is too few to retrain on: "
+            f"fine-tuning needs {MIN_SAMPLES_PER_CLASS} pilots per "
+            f"constellation point, i.e. retrain_pilots >= {need}.")
+    return pilots, epochs

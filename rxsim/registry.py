@@ -340,7 +340,8 @@ class MIMOEntry:
         its shape (learned), with the config's ``options`` (the pilot
         options left out)."""
         kwargs = {**self.fixed, **{k: v for k, v in options.items()
-                                   if k not in TRAINING_OPTIONS}}
+                                   if k not in TRAINING_OPTIONS
+                                   and k not in RETRAIN_OPTIONS}}
         cls = self.detector_class()
         if self.learned:
             antennas, users = h.shape[-2:]
@@ -375,7 +376,8 @@ MIMO_DETECTORS = {
     "deepsic": MIMOEntry("DeepSIC", "DeepSIC: K x I learned soft-IC "
                          "networks (trained per point)",
                          {**_MIMO_TRAINING, "iterations": int,
-                          "hidden": int, "training": str}, learned=True),
+                          "hidden": int, "training": str,
+                          **RETRAIN_OPTIONS}, learned=True),
     "detnet": MIMOEntry("DetNet", "deep-unfolded projected gradient "
                         "(DetNet-style; reads the believed channel)",
                         {**_MIMO_TRAINING, "layers": int, "hidden": int,
