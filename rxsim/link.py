@@ -317,27 +317,15 @@ class Link(Block):
 
     def _retrained(self, y, no, no_rx, channel_taps, pilot_seed, prior):
         """The detector's output with a model fine-tuned per frame on that
-        frame's pilots (``retrain_pilots``), starting every frame from the
-        trained-once weights; eager (a Python loop over the frames)."""
-        if channel_taps is None:
-            raise ValueError("retraining per frame sends pilots through "
-                             "each frame's channel; call detect with the "
-                             "`channel_taps` the channel applied.")
-        pilots, epochs = self._retrain
-        s_p, y_p = self.channel.pilot_frames(channel_taps, no, pilots,
-                                             seed=pilot_seed)
-        if self._frame_model is None:
-            self._frame_model = self.detector.copy()
-        work = self._frame_model
-        batch = int(y.shape[0])
-        no_rx = tf.broadcast_to(tf.convert_to_tensor(no_rx), [batch])
-        outs = []
-        for k in range(batch):
-            work.set_weights_from(self.detector)
-            work.adapt(y_p[k], s_p[k], epochs=epochs)
+        frame's pilots (:func:`retrained_per_frame`)."""
+        no_rx = tf.broadcast_to(tf.convert_to_tensor(no_rx),
+                                [int(y.shape[0])])
+
+        def detect(work, k):
             extra = {} if prior is None else {"prior": prior[k:k + 1]}
-            outs.append(work(y[k:k + 1], no_rx[k:k + 1], **extra))
-        return tf.concat(outs, axis=0)
+            return work(y[k:k + 1], no_rx[k:k + 1], **extra)
+        return retrained_per_frame(self, channel_taps, "channel_taps", no,
+                                   pilot_seed, detect)
 
     def call(self, batch_size, no, seed=None):
         s, y, state = self.draw(batch_size, no, seed)
@@ -411,6 +399,32 @@ class Link(Block):
         """
         return self.count_drawn(self.draw(batch_size, no, seed), no)
 
+
+
+def retrained_per_frame(link, channel_state, state_name, no, pilot_seed,
+                        detect):
+    """``detect(work, k)`` of every frame ``k``, concatenated on axis 0,
+    with ``work`` (a copy of ``link.detector``, kept on the link) reset to
+    the trained-once weights and fine-tuned (``adapt``, ``retrain_epochs``
+    steps) before on ``retrain_pilots`` pilots through frame ``k``'s
+    channel (``link.channel.pilot_frames(channel_state, ...)`` under
+    ``pilot_seed``): the per-frame retraining of :class:`Link` and
+    :class:`rxsim.mimo_link.MIMOLink`, eager (a Python loop)."""
+    if channel_state is None:
+        raise ValueError("retraining per frame sends pilots through each "
+                         "frame's channel; call detect with the "
+                         f"`{state_name}` the channel applied.")
+    pilots, epochs = link._retrain
+    s_p, y_p = link.channel.pilot_frames(channel_state, no, pilots,
+                                         seed=pilot_seed)
+    if link._frame_model is None:
+        link._frame_model = link.detector.copy()
+    outs = []
+    for k in range(int(y_p.shape[0])):
+        link._frame_model.set_weights_from(link.detector)
+        link._frame_model.adapt(y_p[k], s_p[k], epochs=epochs)
+        outs.append(detect(link._frame_model, k))
+    return tf.concat(outs, axis=0)
 
 
 def _retraining(detector, channel, pilots, epochs):

@@ -230,25 +230,13 @@ class MIMOLink(Block):
 
     def _retrained(self, y, no, pilot_seed, h):
         """The detector's output with a copy fine-tuned per frame on that
-        frame's pilots (``retrain_pilots``), starting every frame from the
-        trained-once weights; eager (a Python loop over the frames)."""
-        if h is None:
-            raise ValueError("retraining per frame sends pilots through "
-                             "each frame's channel; call detect with the "
-                             "`channel_matrix` the channel applied.")
-        pilots, epochs = self._retrain
-        s_p, y_p = self.channel.pilot_frames(h, no, pilots, seed=pilot_seed)
-        if self._frame_model is None:
-            self._frame_model = self.detector.copy()
-        work = self._frame_model
-        batch = int(y.shape[0])
-        no = tf.broadcast_to(tf.convert_to_tensor(no), [batch])
-        outs = []
-        for k in range(batch):
-            work.set_weights_from(self.detector)
-            work.adapt(y_p[k], s_p[k], epochs=epochs)
-            outs.append(work(y[k:k + 1], no[k:k + 1]))
-        return tf.concat(outs, axis=0)
+        frame's pilots (:func:`rxsim.link.retrained_per_frame`)."""
+        from .link import retrained_per_frame
+
+        no_rx = tf.broadcast_to(tf.convert_to_tensor(no), [int(y.shape[0])])
+        return retrained_per_frame(
+            self, h, "channel_matrix", no, pilot_seed,
+            lambda work, k: work(y[k:k + 1], no_rx[k:k + 1]))
 
     def _decisions(self, s, out):
         if out.dtype.is_integer:
