@@ -144,7 +144,7 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
     learned detector cannot train on."""
     from channels.csi import parse_csi
 
-    from .mimo_link import _retraining
+    from .mimo_link import RETRAIN_EPOCHS, _retraining
     from .registry import MIMO_DETECTORS, training_options
 
     if code is not None:
@@ -164,7 +164,8 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
                 if "retrain_pilots" in det.options:
                     _retraining(built, spec.block(constellation),
                                 det.options["retrain_pilots"],
-                                det.options.get("retrain_epochs", 100))
+                                det.options.get("retrain_epochs",
+                                                RETRAIN_EPOCHS))
             except (ValueError, TypeError) as e:
                 problems.append(f"{where} ({det.name}) {e}".rstrip("."))
                 continue
@@ -241,8 +242,8 @@ def build_mimo_link(cfg, channel, det, snr_db=None, checkpoint=None):
     from channels.csi import parse_csi
 
     from .montecarlo import point_seed
-    from .registry import MIMO_DETECTORS, check_detector_options, \
-        training_options
+    from .registry import MIMO_DETECTORS, RETRAIN_OPTIONS, \
+        check_detector_options, training_options
     from .sweep import _trained, fit_seed, pilot_seed, snr_to_no
     from .mimo_link import MIMOLink
     from .transmitter import Transmitter
@@ -277,5 +278,5 @@ def build_mimo_link(cfg, channel, det, snr_db=None, checkpoint=None):
             csi = None           # the CSI case lives in the training data
     return MIMOLink(Transmitter(constellation), channel.block(constellation),
                     detector, cfg.frame_length, csi=csi,
-                    retrain_pilots=det.options.get("retrain_pilots"),
-                    retrain_epochs=det.options.get("retrain_epochs", 100))
+                    **{k: v for k, v in det.options.items()
+                       if k in RETRAIN_OPTIONS})

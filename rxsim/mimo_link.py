@@ -10,6 +10,9 @@ from .counts import symbol_counts
 
 __all__ = ["MIMOLink"]
 
+#: Full-batch steps of each per-frame fine-tuning unless a config says.
+RETRAIN_EPOCHS = 100
+
 
 class MIMOLink(Block):
     r"""Runs one batch of frames of ``T`` channel uses through ``K`` users'
@@ -98,7 +101,8 @@ class MIMOLink(Block):
     stop_on = "errors"
 
     def __init__(self, transmitter, channel, detector, num_channel_uses, *,
-                 csi=None, retrain_pilots=None, retrain_epochs=100,
+                 csi=None, retrain_pilots=None,
+                 retrain_epochs=RETRAIN_EPOCHS,
                  precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         from channels.csi import parse_csi
@@ -219,7 +223,7 @@ class MIMOLink(Block):
     def _frame_index(self, batch_size, ch_seed):
         """Uniform frame indices over the time-varying SED's cycle, from
         the channel stream (``None`` on the other channels)."""
-        cycle = getattr(self.channel, "cycle", None)
+        cycle = self.channel.cycle
         if cycle is None:
             return None
         if ch_seed is None:
