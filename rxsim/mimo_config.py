@@ -194,6 +194,14 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
                         f"must be a multiple of train_frame_length = "
                         f"{train['train_frame_length']} (pilot frames of "
                         "equal length, one channel draw each)")
+                classes = built.num_points ** spec.users
+                if det.options.get("augment") and \
+                        train["train_symbols"] < 20 * classes:
+                    problems.append(
+                        f"{where} augment: class translation needs every "
+                        f"one of the M^K = {classes} joint symbol classes "
+                        "among the pilots (10 each at least); give "
+                        f"train_symbols >= {20 * classes} or augment = 0")
     del frame_length
 
 

@@ -376,7 +376,7 @@ MIMO_DETECTORS = {
     "deepsic": MIMOEntry("DeepSIC", "DeepSIC: K x I learned soft-IC "
                          "networks (trained per point)",
                          {**_MIMO_TRAINING, "iterations": int,
-                          "hidden": int, "training": str,
+                          "hidden": int, "training": str, "augment": int,
                           **RETRAIN_OPTIONS}, learned=True),
     "detnet": MIMOEntry("DetNet", "deep-unfolded projected gradient "
                         "(DetNet-style; reads the believed channel)",
@@ -384,7 +384,8 @@ MIMO_DETECTORS = {
                          "step": str},
                         learned=True),
     "dnn": MIMOEntry("MIMODNN", "black-box MLP of DeepSIC's size (trained "
-                     "per point)", dict(_MIMO_TRAINING), learned=True),
+                     "per point)", {**_MIMO_TRAINING, "augment": int},
+                     learned=True),
 }
 _OPTION_VALUES["training"] = ("sequential", "end-to-end")
 _OPTION_VALUES["step"] = ("gradient", "newton")         # DetNet's layers

@@ -158,26 +158,29 @@ def _paired_ratio_bound(err_a, err_b, ratio):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("training, bound", [("sequential", 2.5),
-                                             ("end-to-end", 3.5)])
-def test_deepsic_near_ml(training, bound):
+@pytest.mark.parametrize("training, augment, bound", [
+    ("sequential", 0, 2.5), ("end-to-end", 0, 3.5), ("sequential", 15, 1.5)])
+def test_deepsic_near_ml(training, augment, bound):
     """5000 pilots at 10 dB, K = N = 4 BPSK SED: DeepSIC's SER within
     ``bound`` x ML's on the same 1.2e6 test user-symbols (one-sided
-    per-frame paired bound at ALPHA). The issue's target was 1.5x; the
-    measured ratios are 1.7-1.9 (sequential) and 1.8-2.9 (end-to-end),
-    see DeepSIC's docstring, so the bounds checked are 2.5x and 3.5x.
+    per-frame paired bound at ALPHA). The issue's target is 1.5x: met with
+    class-translated pilots (``augment=15``, measured 1.15-1.23x over
+    three pilot draws); on the pilots as they are the measured ratios are
+    1.7-1.9 (sequential) and 1.8-2.9 (end-to-end), see DeepSIC's
+    docstring, so the bounds checked there are 2.5x and 3.5x.
     An untrained or collapsed network (SER 0.5, or a DeepSIC reduced to
     its first iteration's matched-filter-like decisions) fails them."""
     y, s = _pilots(5000, 0)
-    det = DeepSIC(K, N, training=training)
+    det = DeepSIC(K, N, training=training, augment=augment)
     det.fit(y, s, seed=0)
     yt, st = _test_frames(300, 1000, 3)
     hard = det(yt, NO).numpy().argmax(-1)
     e_det = (hard != st).sum(axis=(1, 2)).astype(float)
     e_ml = (_ml(yt) != st).sum(axis=(1, 2)).astype(float)
     ratio = e_det.sum() / e_ml.sum()
-    print(f"{training}: SER {e_det.sum() / st.size:.2e}, ML "
-          f"{e_ml.sum() / st.size:.2e}, ratio {ratio:.3f}")
+    print(f"{training}, augment {augment}: SER "
+          f"{e_det.sum() / st.size:.2e}, ML {e_ml.sum() / st.size:.2e}, "
+          f"ratio {ratio:.3f}")
     assert e_ml.sum() > 100                    # enough ML errors to judge
     assert _paired_ratio_bound(e_det, e_ml, bound) < 0, ratio
 

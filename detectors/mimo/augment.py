@@ -1,0 +1,146 @@
+r"""Class-translation augmentation of MIMO pilots: more labelled samples
+from the same pilots, without a channel model.
+
+A pilot ``y`` sent with the users' symbols ``s`` (one *joint class* ``c``
+of ``C = M^K``) is its class's centre plus a disturbance, ``y = mu_c + r``.
+With every class's centre estimated as the mean of its pilots, the
+disturbance ``r = y - mu_c`` of one pilot is moved to other classes,
+``y' = mu_c' + r`` labelled ``c'``: each pilot's noise is seen at
+``1 + copies`` symbol vectors, so every joint class gets the noise of all
+pilots instead of its own ``P / C`` (class diversity). Nothing assumes a
+linear channel or Gaussian noise: the centres are sample means and the
+disturbances are the pilots' own; what it does assume is that the
+disturbance does not depend on the class (additive), which holds for
+``y = H x + w`` and fails for, e.g., a saturating amplifier at high power.
+
+This is the "translation" idea of Raviv and Shlezinger, "Data Augmentation
+for Deep Receivers", IEEE TWC 2023 (the DeepSIC authors' group); their
+scheme adds geometric and Gaussian-sampled copies and differs in detail.
+rxsim implements this one augmentation, for DeepSIC and the black-box DNN
+alike (``augment=`` of :class:`~detectors.mimo.DeepSIC` and
+:class:`~detectors.mimo.MIMODNN`, config key ``augment``).
+"""
+
+import numpy as np
+
+from ..pilots import MIN_SAMPLES_PER_CLASS
+
+__all__ = ["translate_classes", "class_centres", "joint_classes",
+           "check_augment"]
+
+
+def joint_classes(users, num_points):
+    """``C = M^K``, the number of joint symbol classes."""
+    return int(num_points) ** int(users)
+
+
+def check_augment(augment, users, num_points):
+    """``augment`` as an int in ``[0, C - 1]``; the error says why not."""
+    C = joint_classes(users, num_points)
+    if isinstance(augment, bool) or not isinstance(
+            augment, (int, np.integer)) or not 0 <= augment <= C - 1:
+        raise ValueError(
+            "`augment` (class-translated copies of each pilot, 0 for none) "
+            f"must be an int from 0 to C - 1 = {C - 1} (C = M^K = "
+            f"{num_points}^{users} joint symbol classes), got {augment!r}.")
+    return int(augment)
+
+
+def class_centres(x, s, num_points):
+    r"""Every joint class's mean.
+
+    Input
+    -----
+    x : [P, D], np.ndarray, float
+    s : [P, K], np.ndarray, int
+    num_points : int
+
+    Output
+    ------
+    : [C, D], np.ndarray, row ``c`` the mean of the pilots of joint class
+      ``c = sum_k s_k M^k``
+
+    Raises
+    ------
+    ValueError
+        A class with fewer than ``10`` pilots.
+    """
+    code = _codes(s, num_points)
+    C = joint_classes(s.shape[1], num_points)
+    counts = np.bincount(code, minlength=C)
+    if counts.min() < MIN_SAMPLES_PER_CLASS:
+        raise ValueError(
+            f"augment needs every one of the C = M^K = {C} joint symbol "
+            f"classes at least {MIN_SAMPLES_PER_CLASS} times among the "
+            f"training pilots; the rarest has {counts.min()} of "
+            f"{len(code)}: give more pilots or set augment = 0.")
+    return np.stack([np.bincount(code, weights=x[:, d], minlength=C)
+                     for d in range(x.shape[1])], axis=1) / counts[:, None]
+
+
+def _codes(s, num_points):
+    return (s.astype(np.int64) * int(num_points) ** np.arange(s.shape[1])
+            ).sum(axis=1)
+
+
+def translate_classes(x, s, num_points, copies, *, seed, centres=None):
+    r"""The pilots and ``copies`` class-translated copies of each.
+
+    Parameters
+    ----------
+    x : [P, D], np.ndarray, float
+        Real features of the received pilots.
+    s : [P, K], np.ndarray, int
+        The users' symbol indices.
+    num_points : int
+        M.
+    copies : int
+        Copies per pilot, each at a different joint class other than the
+        pilot's own, drawn uniformly (``C - 1``: every other class once).
+    seed : int
+        Fixes the classes drawn.
+    centres : None | [C, D], np.ndarray
+        The classes' centres (:func:`class_centres`); ``None``: those of
+        ``x``. Held-out pilots are translated with the training pilots'
+        centres, so that no held-out sample shapes what trains.
+
+    Output
+    ------
+    x : [(1 + copies) P, D], np.ndarray, the pilots first
+    s : [(1 + copies) P, K], np.ndarray, int32
+
+    Raises
+    ------
+    ValueError
+        A joint class with fewer than ``10`` pilots (its centre would be
+        noise): give more pilots, or ``augment = 0``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from detectors.mimo.augment import translate_classes
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.integers(0, 2, size=(100, 2))          # K = 2 users, BPSK
+    >>> x = (1 - 2 * s) @ np.array([[1.0, 0.4], [0.4, 1.0]])
+    >>> x = x + 0.1 * rng.standard_normal(x.shape)
+    >>> xa, sa = translate_classes(x, s, 2, 3, seed=0)  # all 4 classes
+    >>> xa.shape, sa.shape
+    ((400, 2), (400, 2))
+    """
+    K = s.shape[1]
+    M = int(num_points)
+    C = joint_classes(K, M)
+    code = _codes(s, M)
+    if centres is None:
+        centres = class_centres(x, s, M)
+    if copies == 0:
+        return x, s.astype(np.int32)
+    rest = x - centres[code]                                   # [P, D]
+    rng = np.random.default_rng(seed)
+    # distinct offsets 1 .. C-1 per pilot: targets other than its own class
+    offsets = np.argsort(rng.random((len(code), C - 1)), axis=1)[:, :copies]
+    target = (code[:, None] + 1 + offsets) % C                 # [P, copies]
+    xa = centres[target] + rest[:, None, :]
+    digits = (target[..., None] // M ** np.arange(K)) % M      # [P, c, K]
+    return (np.concatenate([x, xa.reshape(-1, x.shape[1])]),
+            np.concatenate([s, digits.reshape(-1, K)]).astype(np.int32))
