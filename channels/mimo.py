@@ -194,6 +194,12 @@ class MIMOChannel(Block):
         return self.cdtype if self._complex else self.rdtype
 
     @property
+    def points(self):
+        """[M] tf.Tensor of :attr:`y_dtype`: the constellation's points as
+        they are sent (real on a real channel)."""
+        return _as_dtype(self._constellation.points, self.y_dtype)
+
+    @property
     def mean_channel(self):
         """[N, K] numpy: the SED matrix, or zeros for the zero-mean random
         profiles (the ``mean`` a receiver without CSI could assume). On
@@ -253,8 +259,8 @@ class MIMOChannel(Block):
     def through(self, x, h, no, seed=None):
         """``H x + w`` for given matrices ``h`` ``[batch, N, K]``, points
         ``x`` ``[batch, T, K]`` and a noise seed."""
-        x = tf.cast(x, self.y_dtype)
-        y = tf.einsum("bnk,btk->btn", tf.cast(h, self.y_dtype), x)
+        x = _as_dtype(x, self.y_dtype)
+        y = tf.einsum("bnk,btk->btn", _as_dtype(h, self.y_dtype), x)
         no = tf.cast(no, self.rdtype)
         if no.shape.rank == 1:
             no = no[:, None, None]
@@ -287,9 +293,18 @@ class MIMOChannel(Block):
             s = tf.random.uniform(shape, 0, m, tf.int32)
         else:
             s = tf.random.stateless_uniform(shape, s_seed, 0, m, tf.int32)
-        points = tf.cast(self._constellation.points, self.y_dtype)
-        y = self.through(tf.gather(points, s), h, no, w_seed)
+        y = self.through(tf.gather(self.points, s), h, no, w_seed)
         return s, y
+
+
+def _as_dtype(x, dtype):
+    """``x`` in ``dtype``; a complex ``x`` to a real dtype keeps its real
+    part (real systems hold real values in Sionna's complex points, and
+    ``tf.cast`` would warn that it drops the imaginary part)."""
+    x = tf.convert_to_tensor(x)
+    if x.dtype.is_complex and not dtype.is_complex:
+        x = tf.math.real(x)
+    return tf.cast(x, dtype)
 
 
 def perturb_channel(h, var, *, mode="multiplicative", seed=None):

@@ -237,8 +237,7 @@ def mimo_pilots(spec, constellation, no, train, csi, seed, *,
     m = block.constellation.num_points
     s = tf.random.stateless_uniform([frames, length, spec.users], s_seed, 0,
                                     m, tf.int32)
-    points = tf.cast(block.constellation.points, block.y_dtype)
-    y = block.through(tf.gather(points, s), h if takes_channel else believed,
+    y = block.through(tf.gather(block.points, s), h if takes_channel else believed,
                       no, w_seed)
     return y.numpy(), s.numpy(), np.asarray(believed)
 

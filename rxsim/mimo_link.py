@@ -182,8 +182,7 @@ class MIMOLink(Block):
                                    seed=csi_seed)
         s, y = self.channel.pilot_frames(h, no, self.csi.params["pilots"],
                                          seed=csi_seed)
-        points = tf.cast(self.channel.constellation.points, y.dtype)
-        estimate = estimate_channel(y, tf.gather(points, s), no,
+        estimate = estimate_channel(y, tf.gather(self.channel.points, s), no,
                                     estimator=self.csi.params["estimator"])
         return tf.cast(estimate, h.dtype)
 

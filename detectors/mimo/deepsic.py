@@ -431,6 +431,7 @@ class DeepSIC(_LearnedMIMO):
         besides the pilot (:mod:`detectors.mimo.augment`; 0, the default:
         none, the paper's training; ``M^K - 1``: one at every other joint
         class). Needs every joint class at least 10 times among the pilots.
+        :meth:`adapt` trains on its block as given.
     hard_out : bool
         Return indices ``[..., T, K]`` instead of log-probabilities.
     precision : None | "single" | "double"
