@@ -84,10 +84,24 @@ def test_pam4_digits():
     np.testing.assert_allclose(ya, (1.0 - 2.0 * sa / 3) @ H.T, atol=1e-12)
 
 
-def test_rare_class_and_bad_values_raise():
-    y, s = _pilots(60, 6)                               # 8 classes, ~7.5
-    with pytest.raises(ValueError, match="at least 10 times"):
-        translate_classes(y, s, 2, 1, seed=0)
+def test_rare_classes_take_no_part_and_bad_values_raise():
+    """A class seen fewer than 10 times gets no copies and gives none;
+    the others are translated among themselves."""
+    y, s = _pilots(600, 6)
+    keep = ~((_code(s) == 5) & (np.arange(600) % 10 > 0))   # class 5 rare
+    y, s = y[keep], s[keep]
+    n5 = int((_code(s) == 5).sum())
+    assert 0 < n5 < 10
+    centres = class_centres(y, s, 2)
+    assert np.isnan(centres[5]).all() and not np.isnan(np.delete(
+        centres, 5, 0)).any()
+    ya, sa = translate_classes(y, s, 2, 7, seed=0)     # at most Q - 1 = 6
+    n = len(s)
+    assert len(sa) == n + 6 * (n - n5)
+    assert (_code(sa[n:]) != 5).all()
+    np.testing.assert_array_equal(ya[:n], y)
+    with pytest.raises(ValueError, match="at least two joint symbol"):
+        translate_classes(y[:15], s[:15], 2, 1, seed=0)
     for bad in (-1, 8, 1.5, True, "all"):
         with pytest.raises(ValueError, match="`augment`"):
             check_augment(bad, 3, 2)
@@ -122,3 +136,19 @@ def test_detectors_train_on_copies_and_keep_the_option(cls, kw, tmp_path):
     assert back.augment == 3
     np.testing.assert_array_equal(back(y, 0.1).numpy(), aug(y, 0.1).numpy())
     assert "augment" not in plain._config()
+
+
+def test_adapt_translates_its_block():
+    """DeepSIC.adapt on a block of 60 samples (one class rare) with
+    augment: trains on the copies (a different loss from the same
+    detector adapting without), and does not fail on the rare class."""
+    y, s = _sed_pilots(400, 1)
+    kw = {"iterations": 2, "hidden": 8, "epochs": 5}
+    base = DeepSIC(2, 2, augment=3, **kw)
+    base.fit(y, s, seed=0)
+    plain = base.copy()
+    plain._augment = 0                   # the same weights, not translating
+    yb, sb = _sed_pilots(60, 2)
+    h1 = base.copy().adapt(yb, sb, epochs=3)
+    h0 = plain.adapt(yb, sb, epochs=3)
+    assert h0["loss"][0] != h1["loss"][0]

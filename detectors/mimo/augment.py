@@ -47,7 +47,7 @@ def check_augment(augment, users, num_points):
 
 
 def class_centres(x, s, num_points):
-    r"""Every joint class's mean.
+    r"""Every joint class's mean, where it is estimated from enough pilots.
 
     Input
     -----
@@ -58,24 +58,18 @@ def class_centres(x, s, num_points):
     Output
     ------
     : [C, D], np.ndarray, row ``c`` the mean of the pilots of joint class
-      ``c = sum_k s_k M^k``
-
-    Raises
-    ------
-    ValueError
-        A class with fewer than ``10`` pilots.
+      ``c = sum_k s_k M^k``, NaN for a class with fewer than ``10`` pilots
+      (its centre would be mostly noise; it takes no part in translation)
     """
     code = _codes(s, num_points)
     C = joint_classes(s.shape[1], num_points)
     counts = np.bincount(code, minlength=C)
-    if counts.min() < MIN_SAMPLES_PER_CLASS:
-        raise ValueError(
-            f"augment needs every one of the C = M^K = {C} joint symbol "
-            f"classes at least {MIN_SAMPLES_PER_CLASS} times among the "
-            f"training pilots; the rarest has {counts.min()} of "
-            f"{len(code)}: give more pilots or set augment = 0.")
-    return np.stack([np.bincount(code, weights=x[:, d], minlength=C)
-                     for d in range(x.shape[1])], axis=1) / counts[:, None]
+    sums = np.stack([np.bincount(code, weights=x[:, d], minlength=C)
+                     for d in range(x.shape[1])], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = sums / counts[:, None]
+    centres[counts < MIN_SAMPLES_PER_CLASS] = np.nan
+    return centres
 
 
 def _codes(s, num_points):
@@ -97,6 +91,10 @@ def translate_classes(x, s, num_points, copies, *, seed, centres=None):
     copies : int
         Copies per pilot, each at a different joint class other than the
         pilot's own, drawn uniformly (``C - 1``: every other class once).
+        Classes seen fewer than ``10`` times take no part: their pilots
+        are kept without copies and no copy goes to them (so a block of
+        few pilots still trains); at most ``Q - 1`` copies with ``Q`` the
+        classes that do.
     seed : int
         Fixes the classes drawn.
     centres : None | [C, D], np.ndarray
@@ -106,14 +104,15 @@ def translate_classes(x, s, num_points, copies, *, seed, centres=None):
 
     Output
     ------
-    x : [(1 + copies) P, D], np.ndarray, the pilots first
-    s : [(1 + copies) P, K], np.ndarray, int32
+    x : [P + copies P', D], np.ndarray, the pilots first, then the copies
+        of the ``P'`` pilots whose class takes part (all, usually)
+    s : [P + copies P', K], np.ndarray, int32
 
     Raises
     ------
     ValueError
-        A joint class with fewer than ``10`` pilots (its centre would be
-        noise): give more pilots, or ``augment = 0``.
+        Fewer than two classes seen ``10`` times: give more pilots, or
+        ``augment = 0``.
 
     Example
     -------
@@ -129,18 +128,29 @@ def translate_classes(x, s, num_points, copies, *, seed, centres=None):
     """
     K = s.shape[1]
     M = int(num_points)
-    C = joint_classes(K, M)
     code = _codes(s, M)
     if centres is None:
         centres = class_centres(x, s, M)
     if copies == 0:
         return x, s.astype(np.int32)
-    rest = x - centres[code]                                   # [P, D]
+    classes = np.flatnonzero(~np.isnan(centres[:, 0]))         # [Q]
+    Q = len(classes)
+    if Q < 2:
+        raise ValueError(
+            f"augment needs at least two joint symbol classes (of M^K = "
+            f"{len(centres)}) seen {MIN_SAMPLES_PER_CLASS} times among the "
+            f"pilots, found {Q} in {len(code)} pilots: give more pilots or "
+            "set augment = 0.")
+    rank = np.full(len(centres), -1)
+    rank[classes] = np.arange(Q)
+    src = np.flatnonzero(rank[code] >= 0)                       # [P']
+    rest = x[src] - centres[code[src]]                          # [P', D]
     rng = np.random.default_rng(seed)
-    # distinct offsets 1 .. C-1 per pilot: targets other than its own class
-    offsets = np.argsort(rng.random((len(code), C - 1)), axis=1)[:, :copies]
-    target = (code[:, None] + 1 + offsets) % C                 # [P, copies]
+    # distinct offsets 1 .. Q-1 per pilot: targets other than its own class
+    offsets = np.argsort(rng.random((len(src), Q - 1)), axis=1)[
+        :, :min(copies, Q - 1)]
+    target = classes[(rank[code[src]][:, None] + 1 + offsets) % Q]
     xa = centres[target] + rest[:, None, :]
-    digits = (target[..., None] // M ** np.arange(K)) % M      # [P, c, K]
+    digits = (target[..., None] // M ** np.arange(K)) % M      # [P', c, K]
     return (np.concatenate([x, xa.reshape(-1, x.shape[1])]),
             np.concatenate([s, digits.reshape(-1, K)]).astype(np.int32))

@@ -430,8 +430,8 @@ class DeepSIC(_LearnedMIMO):
         Class-translated copies of each pilot that :meth:`fit` trains on
         besides the pilot (:mod:`detectors.mimo.augment`; 0, the default:
         none, the paper's training; ``M^K - 1``: one at every other joint
-        class). Needs every joint class at least 10 times among the pilots.
-        :meth:`adapt` trains on its block as given.
+        class); a class seen fewer than 10 times among the pilots takes no
+        part. :meth:`adapt` translates its block's samples the same way.
     hard_out : bool
         Return indices ``[..., T, K]`` instead of log-probabilities.
     precision : None | "single" | "double"
@@ -705,6 +705,10 @@ class DeepSIC(_LearnedMIMO):
         _, _, _, lr, _ = self._fit_options(epochs, None, None, learning_rate,
                                            None)
         yf = self._standardise(real_features(tf.constant(yc), self.rdtype))
+        if self._augment:     # translation commutes with standardising
+            yf, sc = translate_classes(yf.numpy(), sc, self.num_points,
+                                       self._augment, seed=net_seed(0, 1 << 30))
+            yf = tf.constant(yf, self.rdtype)
         lab = tf.constant(sc)
         t0 = time.perf_counter()
         if self._training == "end-to-end":

@@ -85,8 +85,8 @@ class MIMODNN(_LearnedMIMO):
         BPSK SED, 10 dB): 2.4-2.8x ML's (:mod:`detectors.mimo.deepsic`),
         1.24-1.32x with ``augment=15``.
     augment : int
-        Class-translated copies of each pilot, as for :class:`DeepSIC`
-        (0: none).
+        Class-translated copies of each pilot :meth:`fit` adds, as for
+        :class:`DeepSIC` (0: none).
     hard_out : bool
     precision : None | "single" | "double"
 
