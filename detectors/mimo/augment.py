@@ -23,6 +23,8 @@ alike (``augment=`` of :class:`~detectors.mimo.DeepSIC` and
 
 import numpy as np
 
+from signals.checks import check_int
+
 from ..pilots import MIN_SAMPLES_PER_CLASS
 
 __all__ = ["translate_classes", "class_centres", "joint_classes",
@@ -37,13 +39,9 @@ def joint_classes(users, num_points):
 def check_augment(augment, users, num_points):
     """``augment`` as an int in ``[0, C - 1]``; the error says why not."""
     C = joint_classes(users, num_points)
-    if isinstance(augment, bool) or not isinstance(
-            augment, (int, np.integer)) or not 0 <= augment <= C - 1:
-        raise ValueError(
-            "`augment` (class-translated copies of each pilot, 0 for none) "
-            f"must be an int from 0 to C - 1 = {C - 1} (C = M^K = "
-            f"{num_points}^{users} joint symbol classes), got {augment!r}.")
-    return int(augment)
+    return check_int(augment, "augment", 0, maximum=C - 1, what=(
+        "class-translated copies of each pilot, 0 for none; at most C - 1 "
+        f"with C = M^K = {num_points}^{users} joint symbol classes"))
 
 
 def class_centres(x, s, num_points):
