@@ -144,6 +144,8 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
     learned detector cannot train on."""
     from channels.csi import parse_csi
 
+    from detectors.mimo.augment import joint_classes
+
     from .mimo_link import RETRAIN_EPOCHS, _retraining
     from .registry import MIMO_DETECTORS, training_options
 
@@ -194,13 +196,13 @@ def mimo_problems(channels, constellation, code, axis, frame_length,
                         f"must be a multiple of train_frame_length = "
                         f"{train['train_frame_length']} (pilot frames of "
                         "equal length, one channel draw each)")
-                classes = built.num_points ** spec.users
+                classes = joint_classes(spec.users, built.num_points)
                 if det.options.get("augment") and \
                         train["train_symbols"] < 20 * classes:
                     problems.append(
-                        f"{where} augment: class translation needs every "
-                        f"one of the M^K = {classes} joint symbol classes "
-                        "among the pilots (10 each at least); give "
+                        f"{where} augment: class translation uses the "
+                        f"classes seen 10 times among the pilots, of M^K = "
+                        f"{classes} joint symbol classes; give "
                         f"train_symbols >= {20 * classes} or augment = 0")
     del frame_length
 
@@ -237,8 +239,8 @@ def mimo_pilots(spec, constellation, no, train, csi, seed, *,
     m = block.constellation.num_points
     s = tf.random.stateless_uniform([frames, length, spec.users], s_seed, 0,
                                     m, tf.int32)
-    y = block.through(tf.gather(block.points, s), h if takes_channel else believed,
-                      no, w_seed)
+    y = block.through(tf.gather(block.points, s),
+                      h if takes_channel else believed, no, w_seed)
     return y.numpy(), s.numpy(), np.asarray(believed)
 
 

@@ -126,11 +126,11 @@ def translate_classes(x, s, num_points, copies, *, seed, centres=None):
     """
     K = s.shape[1]
     M = int(num_points)
+    if copies == 0:
+        return x, s.astype(np.int32)
     code = _codes(s, M)
     if centres is None:
         centres = class_centres(x, s, M)
-    if copies == 0:
-        return x, s.astype(np.int32)
     classes = np.flatnonzero(~np.isnan(centres[:, 0]))         # [Q]
     Q = len(classes)
     if Q < 2:

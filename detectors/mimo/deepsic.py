@@ -371,7 +371,7 @@ class _LearnedMIMO(LearnedMIMODetector):
             # the held-out pilots are translated too, with the training
             # pilots' centres: early stopping then judges the augmented
             # task on noise that never trained (measured: held out as they
-            # were, 500 pilots stop it early, 1.33x ML instead of 1.16x)
+            # were, 500 pilots stop it early, 1.33x ML instead of 1.15x)
             centres = class_centres(x[tr], sc[tr], self.num_points)
             parts = [translate_classes(
                 x[idx], sc[idx], self.num_points, self._augment,
@@ -707,7 +707,8 @@ class DeepSIC(_LearnedMIMO):
         yf = self._standardise(real_features(tf.constant(yc), self.rdtype))
         if self._augment:     # translation commutes with standardising
             yf, sc = translate_classes(yf.numpy(), sc, self.num_points,
-                                       self._augment, seed=net_seed(0, 1 << 30))
+                                       self._augment,
+                                       seed=net_seed(0, 1 << 30))
             yf = tf.constant(yf, self.rdtype)
         lab = tf.constant(sc)
         t0 = time.perf_counter()

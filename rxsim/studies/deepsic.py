@@ -12,8 +12,8 @@ sweep and calls :func:`markdown_table` and :func:`plot`;
 from . import comparison_at, pair_comparisons, ratio_text, \
     ser_errorbar, ser_markdown
 
-__all__ = ["CONFIGS", "PAIRS", "UNCERTAIN", "AUGMENTED", "comparisons", "check_claims",
-           "markdown_table", "plot"]
+__all__ = ["CONFIGS", "PAIRS", "UNCERTAIN", "AUGMENTED", "comparisons",
+           "check_claims", "markdown_table", "plot"]
 
 CONFIGS = ("configs/deepsic.toml",)
 #: Suffix of the uncertain-CSI labels in the config.
