@@ -542,8 +542,11 @@ def _channel_kind_problems(channels, constellation, link, detectors,
 def _sbrnn_problems(channels, frame_length, detectors, problems):
     """SBRNN sizes that cannot run: a non-positive window, a window longer
     than the frames it reads (test frames or pilot frames), a stride
-    longer than the window (all before any simulation; the other counts'
-    signs are checked with the options, registry.check_detector_options)."""
+    longer than the window, an unknown matmul_dtype (all before any
+    simulation; the other counts' signs are checked with the options,
+    registry.check_detector_options)."""
+    from detectors.sbrnn import MATMUL_DTYPES
+
     from .registry import training_options
 
     memory = max((c.memory for c in channels), default=1)
@@ -565,6 +568,11 @@ def _sbrnn_problems(channels, frame_length, detectors, problems):
                     f"{where} window = {window} is longer than the "
                     f"{length}-symbol frames it reads ({what}); use "
                     f"window <= {length}")
+        matmul = det.options.get("matmul_dtype", "float32")
+        if matmul not in MATMUL_DTYPES:
+            problems.append(
+                f"{where} matmul_dtype = {matmul!r} is not one of "
+                f"{', '.join(MATMUL_DTYPES)}")
         if o.get("stride", 1) > window:
             problems.append(
                 f"{where} stride = {o['stride']} is larger than the window "

@@ -170,8 +170,8 @@ DETECTORS = {
                    **RETRAIN_OPTIONS}, learned=True),
     "sbrnn": DetectorEntry(
         "SBRNN", "sliding bidirectional LSTM (trained per point)",
-        {**TRAINING_OPTIONS, "window": int, "stride": int, "layers": int,
-         "units": int,
+        {**TRAINING_OPTIONS, "window": int, "stride": int,
+         "matmul_dtype": str, "layers": int, "units": int,
          "dropout": float, "epochs": int, "patience": int,
          "learning_rate": float, "batch_size": int}, learned=True),
 }

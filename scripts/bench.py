@@ -42,8 +42,9 @@ learned
     first ``fit`` of an architecture (tracing / compilation included) and
     warm fits (fresh detectors of the same architecture, min / median);
     inference throughput on batch x T (100 x 1000) beside ``BCJRDetector``
-    / ``ViterbiDetector`` timed in the same rounds; ``train_many`` on 20
-    ViterbiNets (total and per model).
+    / ``ViterbiDetector`` timed in the same rounds, and again on a small
+    batch (10 x 1000) with the large batch's per-symbol speed-up over
+    it; ``train_many`` on 20 ViterbiNets (total and per model).
 training_step
     The Adam step of the learned detectors, hand-written versus
     ``keras.optimizers.Adam``, in the same compiled full-batch step.
@@ -62,7 +63,8 @@ sbrnn
     against a plain ``keras.Sequential`` of ``Bidirectional(LSTM)``
     layers with Keras' own ``fit`` / ``predict`` (window averaging in
     numpy): seconds per training epoch (batch 128, no early stopping) and
-    detection symbols/s at stride 1, 2 and 4, with the load average.
+    detection symbols/s at stride 1, 2 and 4 and with bfloat16 matmuls
+    at stride 1 and 2, with the load average.
 
 Each section is a module of ``scripts/benchmarks/`` (``run`` and
 ``print_table``); shared timing helpers are in ``benchmarks.timing``,

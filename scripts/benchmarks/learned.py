@@ -102,6 +102,25 @@ def run(cfg):
         if name != "BCJRDetector":
             records[name]["vs_bcjr"] = ratio(records, name, "BCJRDetector")
 
+    # The same detectors on a small batch (issue 14: at most 2x slower per
+    # symbol than the large one): per-symbol rate of the large batch over
+    # the small one's, both minimum times.
+    Bs = cfg.get("learned_small_batch", 10)
+    small = {k: d for k, d in dets.items()
+             if k in ("BCJRDetector", "ViterbiNet_hard_table4096",
+                      "LearnedFactorGraph_table4096", "ViterbiNet_hard",
+                      "LearnedFactorGraph")}
+    ys_small = yt[:Bs]
+    srec, _ = race([Candidate(name, lambda d=d: d(ys_small, no).numpy(),
+                              Bs * T, "rxsim", "eager")
+                    for name, d in small.items()], cfg["learned_repeats"])
+    for name, r in srec.items():
+        big = records.get(name, {})
+        if r.get("status") == "ok" and big.get("status") == "ok":
+            r["large_over_small_per_symbol"] = (
+                big["symbols_per_s_min"] / r["symbols_per_s_min"])
+    out["small_batch"] = dict(batch=Bs, T=T, records=srec)
+
     # train_many: K ViterbiNets, one pilot set each (different seeds).
     K = cfg["learned_many"]
     try:
@@ -162,6 +181,14 @@ def print_table(sec):
               f"{r['median_s'] * 1e3:8.1f} ms  "
               f"{r['symbols_per_s_min'] / 1e6:7.3f} Msym/s  "
               f"{'speed vs BCJR ' + fmt_ratio(vs) if vs else ''}")
+    sb = sec.get("small_batch")
+    if sb:
+        print(f"Small batch {sb['batch']} x T {sb['T']} (per-symbol rate "
+              f"of batch {cfg['batch']} over this one's)")
+        for name, r in sb["records"].items():
+            if r.get("status") == "ok":
+                print(f"  {name:28s} {r['symbols_per_s_min'] / 1e6:7.3f} "
+                      f"Msym/s  {r.get('large_over_small_per_symbol', 0):.2f}x")
     m = sec.get("train_many", {})
     if m.get("status") == "ok":
         print(f"train_many, {m['models']} ViterbiNets: {m['total_s']:.2f} s"

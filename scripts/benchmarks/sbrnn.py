@@ -89,6 +89,9 @@ def run(cfg):
     dets = {}
     for k in (1, 2, 4):
         dets[f"rxsim_stride{k}"] = ours if k == 1 else ours.copy(stride=k)
+    for k in (1, 2):
+        dets[f"rxsim_bf16_stride{k}"] = ours.copy(stride=k,
+                                                  matmul_dtype="bfloat16")
     cands = [Candidate(name, lambda d=d: d(yt, no).numpy(), yt.size,
                        "rxsim", "eager") for name, d in dets.items()]
     cands.append(Candidate("keras_predict", lambda: _keras_detect(
@@ -97,12 +100,22 @@ def run(cfg):
     for name in records:
         if name != "keras_predict":
             records[name]["vs_keras"] = ratio(records, name, "keras_predict")
+    # The same weights' decisions in float32 and bfloat16 on the test data
+    # (the paired SER check is tests/test_sbrnn.py; this is the record).
+    hard = {k: np.argmax(dets[k](yt, no).numpy(), -1)
+            for k in ("rxsim_stride1", "rxsim_bf16_stride1")}
+    out["decisions"] = dict(
+        ser_float32=float(np.mean(hard["rxsim_stride1"] != st)),
+        ser_bfloat16=float(np.mean(hard["rxsim_bf16_stride1"] != st)),
+        changed=float(np.mean(hard["rxsim_stride1"]
+                              != hard["rxsim_bf16_stride1"])))
     out["inference"] = records
     out["config"]["load_average_end"] = os.getloadavg()[0]
     return out
 
 
 def print_table(sec):
+    dec = sec.get("decisions")
     tr = sec["training"]
     print(f"\nSBRNN, published size (3 x 80, W = 16), 5000 pilots, "
           f"{sec['config']['epochs']} epochs, batch 128")
@@ -117,3 +130,7 @@ def print_table(sec):
         extra = "" if vs is None else f"  {vs['min']:.2f}x keras"
         shown = "-" if rate is None else f"{rate:,.0f}"
         print(f"  {name:18s} {shown} symbols/s{extra}")
+    if dec:
+        print(f"  SER float32 {dec['ser_float32']:.3g}, bfloat16 "
+              f"{dec['ser_bfloat16']:.3g}; decisions changed "
+              f"{dec['changed']:.2g}")
