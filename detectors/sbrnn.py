@@ -145,7 +145,7 @@ def _fused_logits(arch, params, x, matmul_dtype):
     but the first (whose inputs are raw samples) in ``matmul_dtype`` with
     the state, gates and sums in the network's dtype; windows in chunks of
     :data:`_CHUNK`."""
-    window, layers, units, num_points = arch[0], arch[1], arch[2], arch[5]
+    layers, units, num_points = arch[1], arch[2], arch[5]
     dtype, mdt = x.dtype, tf.as_dtype(matmul_dtype)
     # Keras' gate order i, f, c, o -> i, f, o, c: one sigmoid per step
     order = np.r_[0:2 * units, 3 * units:4 * units, 2 * units:3 * units]
