@@ -62,7 +62,8 @@ sbrnn
     The SBRNN at the published size (3 x 80, window 16, 5000 pilots)
     against a plain ``keras.Sequential`` of ``Bidirectional(LSTM)``
     layers with Keras' own ``fit`` / ``predict`` (window averaging in
-    numpy): seconds per training epoch (batch 128, no early stopping) and
+    numpy): seconds per training epoch (batch 128, no early stopping; the
+    Keras model also under its ``mixed_bfloat16`` policy) and
     detection symbols/s at stride 1, 2 and 4 and with bfloat16 matmuls
     at stride 1 and 2, with the load average.
 
