@@ -67,6 +67,16 @@ def _metrics_of_tracing(y, no, flat):
     return metrics if prior is None else _PriorMetrics(metrics, prior)
 
 
+def _nesting(x):
+    """The nesting of lists, tuples and dicts in ``x`` (leaves as None),
+    hashable: a cache key cheaper than ``tf.nest``'s structures."""
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__,) + tuple(_nesting(v) for v in x)
+    if isinstance(x, dict):
+        return ("dict",) + tuple((k, _nesting(x[k])) for k in sorted(x))
+    return None
+
+
 #: The name the symbol log-prior travels under into a compiled recursion.
 _PRIOR = "prior_logits"
 
@@ -289,9 +299,11 @@ class TrellisDetector(Detector):
             f"{type(self).__name__} must implement branch_metrics(y, no).")
 
     def metric_inputs(self, **inputs):
-        """The tensors ``branch_metrics`` takes as keyword arguments, read
-        at call time (weights, points), given the call's own ``inputs``
-        (``taps`` for a :class:`TapsDetector`). Default: ``inputs``."""
+        """The tensors ``branch_metrics`` takes as keyword arguments
+        (weights, points), given the call's own ``inputs`` (``taps`` for a
+        :class:`TapsDetector`); ``tf.Variable`` s may stand for tensors
+        and are read when the compiled recursion runs. Default:
+        ``inputs``."""
         return inputs
 
     def metric_key(self):
@@ -322,9 +334,7 @@ class TrellisDetector(Detector):
                        False)
         key = self.metric_key()
         # the nesting of the inputs shapes the traced graph too
-        structure = tuple((n, str(tf.nest.map_structure(lambda _: 0,
-                                                         inputs[n])))
-                          for n in names)
+        structure = tuple((n, _nesting(inputs[n])) for n in names)
         build = lambda: _build(*options)            # noqa: E731
         if key is None:
             fn = compiled_for(self, ("trellis-detector",) + options, build)

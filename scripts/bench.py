@@ -43,7 +43,8 @@ learned
     warm fits (fresh detectors of the same architecture, min / median);
     inference throughput on batch x T (100 x 1000) beside ``BCJRDetector``
     / ``ViterbiDetector`` timed in the same rounds, and again on a small
-    batch (10 x 1000) with the large batch's per-symbol speed-up over
+    batch (10 x 1000), timed over as many symbols as the large one
+    (10x the repeats), with the large batch's per-symbol speed-up over
     it; ``train_many`` on 20 ViterbiNets (total and per model).
 training_step
     The Adam step of the learned detectors, hand-written versus

@@ -331,6 +331,58 @@ def test_chunked_equals_whole_block_and_float64():
     np.testing.assert_allclose(np.exp(lp_whole), np.exp(lp64), atol=1e-5)
 
 
+@pytest.fixture
+def checkpointed_only(monkeypatch):
+    """Forces BCJR's checkpointed forward messages (what blocks above
+    ``_STORE_ALPHAS_BYTES`` use) for the calls made inside ``with``;
+    compiled recursions are dropped on the way in and out."""
+    import contextlib
+    from detectors import compiled, trellis
+
+    @contextlib.contextmanager
+    def forced():
+        compiled.clear()
+        monkeypatch.setattr(trellis, "_STORE_ALPHAS_BYTES", 0)
+        try:
+            yield
+        finally:
+            monkeypatch.undo()
+            compiled.clear()
+    return forced
+
+
+@pytest.mark.parametrize("max_log", [
+    False, pytest.param(True, marks=pytest.mark.slow)])
+def test_stored_and_checkpointed_forward_messages_agree(checkpointed_only,
+                                                        max_log):
+    """Small blocks keep every forward message (one forward pass), large
+    ones checkpoint and recompute (two): the same posteriors and
+    gradients either way, whole or chunked, any block length (97 is not
+    a multiple of the checkpoint spacing)."""
+    from detectors.trellis import _stores_alphas
+    rng = np.random.default_rng(13)
+    m = tf.constant(random_metrics(rng, 3, 97, 2, 4).astype(np.float32))
+    assert _stores_alphas(tf.zeros([8, 3]), 97)
+
+    def run():
+        with tf.GradientTape() as tape:
+            tape.watch(m)
+            outs = [forward_backward(m, max_log=max_log, initial_state=s)
+                    for s in ("known", "unknown")]
+            outs.append(forward_backward(m, max_log=max_log, chunk_size=30,
+                                         overlap=20))
+            total = sum(tf.reduce_sum(o * w) for o, w in zip(
+                outs, (1.0, -0.5, 0.25)))
+        return [o.numpy() for o in outs], tape.gradient(total, m).numpy()
+
+    stored, g_stored = run()
+    with checkpointed_only():
+        ckpt, g_ckpt = run()
+    for a, b in zip(stored, ckpt):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(g_stored, g_ckpt, rtol=0, atol=1e-5)
+
+
 # --------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------
