@@ -708,41 +708,45 @@ def _stores_alphas(alpha, width):
     return S * B * width * alpha.dtype.size <= _STORE_ALPHAS_BYTES
 
 
+def _outputs_over(metrics, t0, t1, alpha, beta, out, mode, bound):
+    """Steps ``t0 .. t1-1`` with every forward message kept: the forward
+    pass from ``alpha``, then the backward one from ``beta`` writing
+    ``out``. Returns alpha at ``t1``, beta at ``t0`` and ``out``."""
+    alphas = tf.TensorArray(alpha.dtype, size=bound,
+                            element_shape=alpha.shape)
+    alpha, alphas = _forward_alphas(metrics, t0, t1, alpha, mode, alphas,
+                                    bound)
+    beta, out = _backward_outputs(metrics, t1, t0, beta, alphas, out, mode,
+                                  bound)
+    return alpha, beta, out
+
+
 def _bcjr_block(metrics, alpha, t0, t_out, t_end, width, out, lookahead,
                 mode):
-    whole = _stores_alphas(alpha, width)
-    if whole:
-        alphas = tf.TensorArray(alpha.dtype, size=width,
-                                element_shape=alpha.shape)
-        alpha_out, alphas = _forward_alphas(metrics, t0, t_out, alpha, mode,
-                                            alphas, width)
-    else:
-        K = _segment(width)
-        n_seg = (t_out - t0 + K - 1) // K
-        max_seg = None if width is None else -(-width // K)
-        ckpt = tf.TensorArray(alpha.dtype, size=n_seg if width is None
-                              else max_seg, element_shape=alpha.shape)
-        alpha_out, ckpt = _forward_checkpoints(metrics, t0, t_out, alpha,
-                                               mode, ckpt, K, max_seg)
     beta = tf.zeros_like(alpha)     # unterminated: any final state
     if lookahead:
         beta = _backward_plain(metrics, t_end, t_out, beta, mode, width)
-    if whole:
-        _, out = _backward_outputs(metrics, t_out, t0, beta, alphas, out,
-                                   mode, width)
+    if _stores_alphas(alpha, width):
+        alpha_out, _, out = _outputs_over(metrics, t0, t_out, alpha, beta,
+                                          out, mode, width)
         return alpha_out, out
+
+    K = _segment(width)
+    n_seg = (t_out - t0 + K - 1) // K
+    max_seg = None if width is None else -(-width // K)
+    ckpt = tf.TensorArray(alpha.dtype, size=n_seg if width is None
+                          else max_seg, element_shape=alpha.shape)
+    alpha_out, ckpt = _forward_checkpoints(metrics, t0, t_out, alpha, mode,
+                                           ckpt, K, max_seg)
 
     def segment(i, beta, out):
         # last segment first: recompute its alphas from the checkpoint,
         # then run the backward recursion over it
         j = n_seg - 1 - i
         s0 = t0 + j * K
-        s1 = tf.minimum(s0 + K, t_out)
-        alphas = tf.TensorArray(alpha.dtype, size=K,
-                                element_shape=alpha.shape)
-        _, alphas = _forward_alphas(metrics, s0, s1, ckpt.read(j), mode,
-                                    alphas, K)
-        return _backward_outputs(metrics, s1, s0, beta, alphas, out, mode, K)
+        _, beta, out = _outputs_over(metrics, s0, tf.minimum(s0 + K, t_out),
+                                     ckpt.read(j), beta, out, mode, K)
+        return beta, out
 
     _, out = _loop(n_seg, segment, (beta, out), max_seg)
     return alpha_out, out
